@@ -1,0 +1,53 @@
+"""keras_tna: Twin Network Augmentation for Keras 3 / TensorFlow."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+setup(
+    name="keras_tna",
+    version="0.1.0",
+    description=(
+        "Twin Network Augmentation (TNA): train a base network with a twin, "
+        "keep only the base."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_tna", "keras_tna.*"]),
+    install_requires=[
+        "tensorflow>=2.16,<2.22",
+        "keras>=3.5,<3.16",
+        "tensorflow-datasets>=4.9.6,<4.10",
+        # tensorflow-datasets 4.9.10 imports importlib_resources without
+        # declaring it.
+        "importlib_resources>=6,<8",
+        "keras-cv>=0.9,<0.10",
+        "numpy>=1.26,<3",
+        "absl-py>=1.4,<3",
+        # The offline default dataset (sklearn's bundled digits).
+        "scikit-learn>=1.3,<2",
+        # Plots written by apps/report.py and the analysis apps.
+        "matplotlib>=3.7,<4",
+    ],
+    extras_require={
+        "corruptions": ["imagecorruptions-imaug>=1.1.5,<1.2"],
+        "vit": ["keras-hub>=0.20,<0.33"],
+        "test": [
+            "pytest>=8,<10",
+            "pytest-xdist>=3.5,<4",
+            "nbclient>=0.10,<0.12",
+            "nbformat>=5.9,<6",
+            "ipykernel>=6.29,<8",
+            "imagecorruptions-imaug>=1.1.5,<1.2",
+        ],
+    },
+    classifiers=[
+        "License :: OSI Approved :: Apache Software License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
