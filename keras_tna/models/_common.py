@@ -1,0 +1,189 @@
+"""Helpers shared by the network builders: argument checks, layer settings, seeds."""
+
+import contextlib
+import random
+
+import keras
+
+# PyTorch's BatchNorm defaults (momentum 0.1 there is 0.9 in Keras' convention,
+# eps 1e-5): the paper's networks were trained with them.
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
+
+def check_num_classes(num_classes):
+    """Raises ValueError unless `num_classes` is an int >= 2."""
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int)
+        or num_classes < 2
+    ):
+        raise ValueError(
+            "`num_classes` must be an integer >= 2. "
+            f"Received: num_classes={num_classes!r}"
+        )
+
+
+def check_input_shape(input_shape):
+    """Returns `input_shape` as a tuple `(height, width, channels)` of ints.
+
+    Raises ValueError unless it is three positive integers (channels last).
+    """
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = None
+    if (
+        shape is None
+        or len(shape) != 3
+        or any(isinstance(d, bool) or not isinstance(d, int) for d in shape)
+        or any(d < 1 for d in shape)
+    ):
+        raise ValueError(
+            "`input_shape` must be three positive integers (height, width, "
+            "channels), e.g. (32, 32, 3). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def check_min_size(name, input_shape, min_size, why):
+    """Raises ValueError if the image is smaller than `min_size` pixels."""
+    height, width, _ = input_shape
+    if height < min_size or width < min_size:
+        raise ValueError(
+            f"'{name}' needs images of at least {min_size}x{min_size} pixels "
+            f"({why}); resize the images (e.g. `image_size=` in "
+            f"keras_tna.data.load). Received: input_shape={tuple(input_shape)}"
+        )
+
+
+def check_seed(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(
+            f"`seed` must be an integer or None. Received: seed={seed!r}"
+        )
+
+
+def check_weight_decay(weight_decay):
+    if (
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, (int, float))
+        or weight_decay < 0
+    ):
+        raise ValueError(
+            "`weight_decay` must be a number >= 0. "
+            f"Received: weight_decay={weight_decay!r}"
+        )
+
+
+def l2_regularizer(weight_decay):
+    """The L2 penalty whose gradient is `weight_decay * w`, or None for 0.
+
+    `keras.regularizers.L2(l2)` adds `l2 * sum(w**2)` to the loss (gradient
+    `2 * l2 * w`), so `l2 = weight_decay / 2` reproduces
+    `torch.optim.SGD(weight_decay=...)` on the kernels.
+    """
+    check_weight_decay(weight_decay)
+    if weight_decay == 0:
+        return None
+    return keras.regularizers.L2(weight_decay / 2)
+
+
+@contextlib.contextmanager
+def seed_scope(seed):
+    """Makes the layers created inside draw their initializer seeds from `seed`.
+
+    Keras gives every unseeded initializer a seed drawn from Python's `random`
+    module when the initializer is created, so seeding that module while the
+    network is built makes the whole initialisation a function of `seed`
+    (keras-cv backbones included). Python's random state is restored on exit.
+    `seed=None` leaves the global state alone: every build differs.
+    """
+    check_seed(seed)
+    if seed is None:
+        yield
+        return
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+class LayerSettings:
+    """Creates layers with a shared kernel initializer and L2 penalty.
+
+    Every layer gets its own initializer instance, so that layers of equal
+    shape are initialised differently (an integer-seeded Keras initializer
+    repeats its values). Build the network inside `seed_scope(seed)`.
+
+    Args:
+        kernel_initializer: str, dict or `keras.initializers.Initializer`:
+            the initializer of conv and dense kernels. Its own seed, if any,
+            is replaced by one drawn inside `seed_scope`.
+        weight_decay: float, see `l2_regularizer`.
+    """
+
+    def __init__(self, kernel_initializer="he_normal", weight_decay=0.0):
+        initializer = keras.initializers.get(kernel_initializer)
+        if initializer is None or not callable(initializer):
+            raise ValueError(
+                "`kernel_initializer` must name a Keras initializer (e.g. "
+                "'he_normal') or be a `keras.initializers.Initializer`. "
+                f"Received: kernel_initializer={kernel_initializer!r}"
+            )
+        self._initializer_config = keras.initializers.serialize(initializer)
+        self._regularizer = l2_regularizer(weight_decay)
+
+    def initializer(self):
+        """A fresh copy of the kernel initializer, with a fresh seed."""
+        config = dict(self._initializer_config)
+        inner = dict(config.get("config") or {})
+        if "seed" in inner:
+            inner["seed"] = None
+        config["config"] = inner
+        return keras.initializers.deserialize(config)
+
+    def regularizer(self):
+        return self._regularizer
+
+    def conv(self, filters, kernel_size, strides=1, padding="same", **kwargs):
+        kwargs.setdefault("use_bias", False)
+        return keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            kernel_initializer=self.initializer(),
+            kernel_regularizer=self._regularizer,
+            **kwargs,
+        )
+
+    def depthwise_conv(self, kernel_size, strides=1, padding="same", **kwargs):
+        return keras.layers.DepthwiseConv2D(
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            use_bias=False,
+            depthwise_initializer=self.initializer(),
+            depthwise_regularizer=self._regularizer,
+            **kwargs,
+        )
+
+    def dense(self, units, **kwargs):
+        kwargs.setdefault("kernel_initializer", self.initializer())
+        return keras.layers.Dense(
+            units, kernel_regularizer=self._regularizer, **kwargs
+        )
+
+    def logits(self, num_classes, **kwargs):
+        """The classification layer: named "logits", float32 under mixed precision."""
+        return self.dense(num_classes, name="logits", dtype="float32", **kwargs)
+
+    @staticmethod
+    def batch_norm(name):
+        return keras.layers.BatchNormalization(
+            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name
+        )

@@ -1,0 +1,83 @@
+"""The paper's simple ConvNet (Table 10, appendix A.2)."""
+
+import keras
+
+from keras_tna.models import _common
+from keras_tna.models.layers import AdaptiveAveragePooling2D
+
+# Table 10: the linear layer has 1600 = 5 * 5 * 64 inputs.
+_POOLED_SIZE = 5
+
+
+def convnet(
+    num_classes,
+    input_shape,
+    *,
+    kernel_initializer="he_normal",
+    weight_decay=0.0,
+    name="convnet",
+):
+    """The ConvNet of Table 10: four valid 3x3 convs, two average pools, a linear layer.
+
+    Conv 16, conv 32, 2x2 average pool, conv 64, conv 64, 2x2 average pool,
+    flatten, linear; ReLU after each conv. On 32x32 images the last pool gives
+    5x5x64 = 1600 inputs to the linear layer. On other sizes (TinyImageNet's
+    64x64) the last pool is an adaptive average pool to 5x5, as in the paper,
+    so the linear layer keeps its 1600 inputs. The variant follows from
+    `input_shape`; on 32x32 both variants compute the same.
+
+    Blocks (`block_names`): `block_1` conv1, `block_2` conv2, `block_3` pool,
+    `block_4` conv3, `block_5` conv4, `block_6` (adaptive) pool.
+
+    Args:
+        num_classes: int, number of classes (>= 2).
+        input_shape: tuple of 3 ints, `(height, width, channels)`, at least
+            22x22 (the map before the last pool must be at least 5x5).
+        kernel_initializer: str or `keras.initializers.Initializer`, for the
+            conv and linear kernels. Biases start at zero.
+        weight_decay: float, L2 penalty on the kernels with gradient
+            `weight_decay * w` (`torch.optim.SGD`'s convention).
+        name: str, the model's name.
+
+    Returns:
+        A functional `keras.Model` mapping images to float32 logits.
+
+    Examples:
+
+    ```python
+    model = keras_tna.models.build("convnet", 10, (32, 32, 3))
+    model = keras_tna.models.build("convnet", 200, (64, 64, 3))  # TinyImageNet
+    ```
+    """
+    # conv1, conv2 (valid 3x3) lose 4 pixels, the pool halves, conv3, conv4
+    # lose 4: the map before the last pool is at least 5x5 from 22x22 up.
+    _common.check_min_size(
+        "convnet", input_shape, 22, "the map before the last pool must be at least 5x5"
+    )
+    height, width, _ = input_shape
+    last = ((height - 4) // 2 - 4, (width - 4) // 2 - 4)
+    settings = _common.LayerSettings(kernel_initializer, weight_decay)
+
+    def conv(filters, block):
+        return settings.conv(
+            filters,
+            3,
+            padding="valid",
+            use_bias=True,
+            activation="relu",
+            name=f"block_{block}",
+        )
+
+    inputs = keras.Input(input_shape, name="images")
+    x = conv(16, 1)(inputs)
+    x = conv(32, 2)(x)
+    x = keras.layers.AveragePooling2D(2, name="block_3")(x)
+    x = conv(64, 4)(x)
+    x = conv(64, 5)(x)
+    if last == (2 * _POOLED_SIZE, 2 * _POOLED_SIZE):
+        x = keras.layers.AveragePooling2D(2, name="block_6")(x)
+    else:
+        x = AdaptiveAveragePooling2D(_POOLED_SIZE, name="block_6")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = settings.logits(num_classes)(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,219 @@
+"""Classifiers on keras-cv backbones built from explicit arguments (offline).
+
+keras-cv's presets (`from_preset`, and named aliases such as
+`ResNet50Backbone`) download their configuration and weights, so they are
+refused here: the backbone classes are built from their constructor
+arguments, with random weights.
+"""
+
+import inspect
+
+import keras
+
+from keras_tna.models import _common
+
+KERAS_CV_PREFIX = "keras_cv:"
+_PIP = "pip install 'keras-cv>=0.9,<0.10'"
+
+
+def _keras_cv():
+    try:
+        import keras_cv
+    except ImportError as error:  # keras-cv is a dependency; a broken install.
+        raise ImportError(
+            f"keras-cv backbones need the keras-cv package: {_PIP}"
+        ) from error
+    return keras_cv
+
+
+def _is_preset_alias(cls):
+    # keras-cv's named aliases (ResNet50Backbone, ...) define `__new__` to
+    # return `from_preset(...)`, which downloads the preset.
+    return "__new__" in vars(cls)
+
+
+def backbone_classes():
+    """Names of the keras-cv backbone classes that build from explicit arguments."""
+    keras_cv = _keras_cv()
+    names = []
+    for attr in dir(keras_cv.models):
+        cls = getattr(keras_cv.models, attr)
+        if (
+            inspect.isclass(cls)
+            and issubclass(cls, keras_cv.models.Backbone)
+            and cls is not keras_cv.models.Backbone
+            and not _is_preset_alias(cls)
+        ):
+            names.append(attr)
+    return sorted(names)
+
+
+def _backbone_class(class_name):
+    keras_cv = _keras_cv()
+    cls = getattr(keras_cv.models, class_name, None)
+    if not (inspect.isclass(cls) and issubclass(cls, keras_cv.models.Backbone)):
+        raise ValueError(
+            f"'{class_name}' is not a keras-cv backbone class; use one of "
+            f"{backbone_classes()}. Received: '{KERAS_CV_PREFIX}{class_name}'"
+        )
+    if _is_preset_alias(cls):
+        raise ValueError(
+            f"keras_cv.models.{class_name} is a preset alias: it downloads its "
+            "configuration and fails offline. Use the generic class with "
+            "explicit arguments, e.g. 'keras_cv:ResNetBackbone' with "
+            "stackwise_filters=..., stackwise_blocks=..., stackwise_strides=.... "
+            f"Received: '{KERAS_CV_PREFIX}{class_name}'"
+        )
+    return cls
+
+
+def _add_weight_decay(model, weight_decay):
+    """Puts the L2 penalty on every conv/dense kernel of a built model.
+
+    The layer attribute is set too, so that the penalty survives
+    `get_config` and `.keras` saving.
+    """
+    regularizer = _common.l2_regularizer(weight_decay)
+    if regularizer is None:
+        return
+    for layer in model.layers:
+        for attribute in ("kernel_regularizer", "depthwise_regularizer"):
+            kernel = getattr(layer, "kernel", None)
+            if hasattr(layer, attribute) and isinstance(kernel, keras.Variable):
+                setattr(layer, attribute, regularizer)
+                kernel.regularizer = regularizer
+                break
+
+
+def classifier_on_backbone(
+    class_name,
+    num_classes,
+    input_shape,
+    *,
+    block_layers=None,
+    weight_decay=0.0,
+    name=None,
+    **backbone_kwargs,
+):
+    """A classifier: a keras-cv backbone, global average pooling, a linear layer.
+
+    The backbone is built from `backbone_kwargs` and flattened into the
+    returned functional model, so that its layers are the model's own layers.
+    The layers named by `block_layers` (default: the backbone's
+    `pyramid_level_inputs`, i.e. its stage outputs, shallowest first) are
+    renamed `block_1`, `block_2`, ...
+
+    Args:
+        class_name: str, a class in `keras_cv.models`, e.g. "ResNetBackbone".
+        num_classes: int, number of classes (>= 2).
+        input_shape: tuple of 3 ints, `(height, width, channels)`.
+        block_layers: None or callable taking the backbone and returning the
+            names of its block-output layers in depth order.
+        weight_decay: float, L2 penalty on the kernels with gradient
+            `weight_decay * w` (`torch.optim.SGD`'s convention).
+        name: str, the model's name (default: the class name).
+        **backbone_kwargs: the backbone's constructor arguments.
+            `include_rescaling` defaults to False (keras_tna.data already
+            normalises the images); presets and `input_shape` are refused.
+
+    Returns:
+        A functional `keras.Model` mapping images to float32 logits.
+
+    Examples:
+
+    ```python
+    model = keras_tna.models.build(
+        "keras_cv:ResNetBackbone", 10, (64, 64, 3),
+        stackwise_filters=[64, 128, 256, 512], stackwise_blocks=[2, 2, 2, 2],
+        stackwise_strides=[1, 2, 2, 2], block_type="basic_block",
+    )
+    ```
+    """
+    cls = _backbone_class(class_name)
+    for forbidden, why in (
+        ("preset", "presets download weights and fail offline"),
+        ("weights", "presets download weights and fail offline"),
+        ("input_shape", "it is build()'s third argument"),
+        ("input_tensor", "build() makes the input"),
+        ("kernel_initializer", "keras-cv backbones choose their own initializers"),
+    ):
+        if forbidden in backbone_kwargs:
+            raise ValueError(
+                f"'{KERAS_CV_PREFIX}{class_name}' does not take `{forbidden}` "
+                f"({why}). Received: {forbidden}={backbone_kwargs[forbidden]!r}"
+            )
+    accepted = inspect.signature(cls.__init__).parameters
+    if "include_rescaling" in accepted:
+        backbone_kwargs.setdefault("include_rescaling", False)
+    try:
+        backbone = cls(input_shape=tuple(input_shape), **backbone_kwargs)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"keras_cv.models.{class_name} could not be built from the "
+            f"arguments {sorted(backbone_kwargs)}: {error}"
+        ) from error
+
+    if block_layers is None:
+        levels = getattr(backbone, "pyramid_level_inputs", None) or {}
+        names = [levels[k] for k in sorted(levels, key=lambda k: int(k[1:]))]
+    else:
+        names = list(block_layers(backbone))
+    for i, layer_name in enumerate(names, start=1):
+        backbone.get_layer(layer_name).name = f"block_{i}"
+
+    settings = _common.LayerSettings("glorot_uniform", weight_decay)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(backbone.output)
+    outputs = settings.logits(num_classes)(x)
+    model = keras.Model(backbone.inputs, outputs, name=name or class_name.lower())
+    _add_weight_decay(model, weight_decay)
+    return model
+
+
+def _residual_block_outputs(backbone):
+    # keras-cv's ResNet blocks end in a ReLU named "<stack>_block<j>_out".
+    return [layer.name for layer in backbone.layers if layer.name.endswith("_out")]
+
+
+def imagenet_resnet50(
+    num_classes, input_shape, *, weight_decay=0.0, name="imagenet_resnet50"
+):
+    """ImageNet ResNet-50 (He et al. 2016) on keras-cv's `ResNetBackbone`.
+
+    The usual ImageNet layout (7x7 stride-2 stem, 3x3 max-pool, bottleneck
+    blocks (3, 4, 6, 3) with the stride in the first 1x1 conv, as in
+    keras.applications), built from explicit arguments with random weights,
+    plus global average pooling and a linear layer: 25,557,032 trainable
+    parameters and 53,120 BatchNorm statistics for 1000 classes.
+
+    Blocks (`block_names`): the 16 residual-block outputs.
+
+    Args:
+        num_classes: int, number of classes (>= 2).
+        input_shape: tuple of 3 ints, `(height, width, channels)`, at least
+            32x32 (total stride 32); 224x224 on ImageNet.
+        weight_decay: float, L2 penalty on the kernels with gradient
+            `weight_decay * w` (`torch.optim.SGD`'s convention; 1e-4 is usual).
+        name: str, the model's name.
+
+    Returns:
+        A functional `keras.Model` mapping images to float32 logits.
+
+    Examples:
+
+    ```python
+    model = keras_tna.models.build("imagenet_resnet50", 1000, (224, 224, 3))
+    ```
+    """
+    _common.check_min_size(name, input_shape, 32, "its total stride is 32")
+    return classifier_on_backbone(
+        "ResNetBackbone",
+        num_classes,
+        input_shape,
+        block_layers=_residual_block_outputs,
+        weight_decay=weight_decay,
+        name=name,
+        stackwise_filters=[64, 128, 256, 512],
+        stackwise_blocks=[3, 4, 6, 3],
+        stackwise_strides=[1, 2, 2, 2],
+        block_type="block",
+    )
