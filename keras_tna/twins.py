@@ -3,6 +3,7 @@
 import zlib
 
 import keras
+import numpy as np
 
 
 def make_twin(base, reinit="all", seed=None, name=None):
@@ -59,7 +60,7 @@ def make_twin(base, reinit="all", seed=None, name=None):
                 f"{layer_names}. Received: reinit={list(reinit)!r}"
             )
     if seed is None:
-        seed = int(keras.random.randint((), 0, 2**31 - 1))
+        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
 
     def clone_layer(layer):
         config = layer.get_config()
@@ -78,5 +79,6 @@ def _reseed(config, seed):
     """Replaces the seed of every initializer in a layer config, in place."""
     for key, value in config.items():
         if key.endswith("_initializer") and isinstance(value, dict):
-            inner = value.setdefault("config", {})
-            inner["seed"] = seed
+            inner = value.get("config") or {}
+            if "seed" in inner:  # random initializers only (not Zeros, Ones...)
+                inner["seed"] = seed

@@ -6,6 +6,21 @@ import tarfile
 
 import pytest
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPU devices, so that tf.distribute.MirroredStrategy can be tested
+# on one CPU. This must run before TensorFlow initialises its devices.
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(
+        _cpus[0],
+        [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()],
+    )
+except RuntimeError:  # devices were initialised already (e.g. by a plugin)
+    pass
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_TAR = pathlib.Path(
     os.environ.get(
@@ -37,3 +52,13 @@ def cifar10_folder():
     (tmp / "cifar10-jpeg").rename(dest)
     tmp.rmdir()
     return dest
+
+
+@pytest.fixture
+def op_determinism():
+    """Turns TensorFlow's op determinism on for one test, then off again."""
+    from tensorflow.python.framework import config as tf_config
+
+    tf.config.experimental.enable_op_determinism()
+    yield
+    tf_config.disable_op_determinism()
