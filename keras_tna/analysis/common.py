@@ -1,0 +1,471 @@
+"""What the three analyses share: reading networks and runs, features, evaluators.
+
+A network is read with `load_network`, its block outputs are exposed by
+`feature_model`, data is walked batch by batch by `iterate_batches`, and an
+`Evaluator` turns `(model, data)` into a dict of numbers. `read_run` reads the
+output dir that `apps/train.py` writes (`base.keras`, `twin.keras`,
+`results.json`).
+"""
+
+import json
+import os
+import pathlib
+
+import keras
+import numpy as np
+
+LOGITS = "logits"
+
+
+def _layer_names(model):
+    return [layer.name for layer in model.layers]
+
+
+def check_model(model, argument="model"):
+    """Raises TypeError unless `model` is a functional keras model with inputs."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"`{argument}` must be a keras.Model (e.g. from "
+            "`keras_tna.analysis.load_network(path)`). "
+            f"Received: {argument}={model!r}"
+        )
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise TypeError(
+            f"`{argument}` must be a functional or Sequential keras model with "
+            "defined inputs (the analyses read intermediate layer outputs); "
+            f"subclassed models are not supported. Received: {argument}="
+            f"{model.name!r} ({type(model).__name__})"
+        )
+
+
+def resolve_layer_names(model, layer_names=None):
+    """Returns the layers to analyse: `layer_names`, or the model's blocks.
+
+    Args:
+        model: keras.Model. A functional or Sequential model.
+        layer_names: list of str or None. Layer names to read; `None` asks
+            `keras_tna.models.block_names(model)` for the residual-block (or
+            stage) outputs of the package's networks.
+
+    Returns:
+        A list of layer names, in the order given (or depth order).
+
+    Raises:
+        ValueError: a name is not a layer of `model`, or `layer_names` is
+            `None` and `model` has no blocks that `keras_tna.models` knows.
+
+    Examples:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((4,)),
+    ...     keras.layers.Dense(8, name="hidden"), keras.layers.Dense(3, name="out")])
+    >>> resolve_layer_names(model, ["hidden"])
+    ['hidden']
+    """
+    check_model(model)
+    available = _layer_names(model)
+    if layer_names is None:
+        names = []
+        reason = ""
+        try:
+            from keras_tna import models as _models
+
+            names = list(_models.block_names(model))
+        except (ImportError, AttributeError) as error:
+            reason = f" (keras_tna.models.block_names is unavailable: {error})"
+        except ValueError as error:
+            reason = f" ({error})"
+        if not names:
+            raise ValueError(
+                f"Model {model.name!r} has no blocks that keras_tna.models knows"
+                f"{reason}; pass the layers to analyse explicitly (e.g. "
+                "`layer_names=[...]`, or `--layers=...` in the apps). "
+                f"Available layers: {available}"
+            )
+        return names
+    if isinstance(layer_names, str):
+        raise TypeError(
+            "`layer_names` must be a list of layer names, not a string. "
+            f"Received: layer_names={layer_names!r}"
+        )
+    names = list(layer_names)
+    if not names:
+        raise ValueError(
+            "`layer_names` is empty; give at least one layer name, or None for "
+            f"the model's blocks. Available layers: {available}"
+        )
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(
+            f"Layers {unknown} are not in model {model.name!r}. "
+            f"Available layers: {available}. Received: layer_names={names}"
+        )
+    return names
+
+
+def feature_model(model, layer_names=None, include_logits=True, pool=False):
+    """A model returning the outputs of chosen layers (and the logits).
+
+    Args:
+        model: keras.Model. A functional or Sequential model whose output is
+            the logits.
+        layer_names: list of str or None. Layers to read; `None` means the
+            model's blocks (`keras_tna.models.block_names`).
+        include_logits: bool. Append the model's output, named `"logits"`.
+        pool: bool. Average each rank-4 output over its spatial dimensions
+            (one value per channel), as the linear probes do.
+
+    Returns:
+        A tuple `(extractor, names)`: `extractor` is a `keras.Model` with one
+        output per name, `names` the list of output names.
+
+    Examples:
+
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)),
+    ...     keras.layers.Conv2D(4, 3, name="conv"),
+    ...     keras.layers.GlobalAveragePooling2D(name="gap"),
+    ...     keras.layers.Dense(2, name="logits")])
+    >>> extractor, names = feature_model(model, ["conv"], pool=True)
+    >>> names
+    ['conv', 'logits']
+    >>> [tuple(o.shape) for o in extractor(np.zeros((5, 8, 8, 3)))]
+    [(5, 4), (5, 2)]
+    """
+    names = resolve_layer_names(model, layer_names)
+    outputs = [model.get_layer(n).output for n in names]
+    if include_logits:
+        if len(model.outputs) != 1:
+            raise ValueError(
+                f"Model {model.name!r} has {len(model.outputs)} outputs; the "
+                "analyses need a single logits output. Pass "
+                "`include_logits=False` or a model with one output."
+            )
+        outputs.append(model.outputs[0])
+        names = names + [LOGITS]
+    if pool:
+        outputs = [
+            keras.ops.mean(o, axis=(1, 2)) if len(o.shape) == 4 else o
+            for o in outputs
+        ]
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    extractor = keras.Model(inputs, outputs, name=f"{model.name}_features")
+    return extractor, names
+
+
+def iterate_batches(data, batch_size=256):
+    """Yields `(images, labels)` batches as numpy arrays (`labels` may be None).
+
+    Args:
+        data: a `tf.data.Dataset` of batched `(images, labels)` or `images`
+            (e.g. `keras_tna.data.load(...).test`), a tuple of numpy arrays
+            `(images, labels)`, or a numpy array of images.
+        batch_size: int. Batch size for numpy input (ignored for datasets,
+            which come batched).
+
+    Examples:
+
+    >>> import numpy as np
+    >>> batches = list(iterate_batches((np.zeros((5, 2)), np.arange(5)), 2))
+    >>> [len(x) for x, _ in batches]
+    [2, 2, 1]
+    """
+    if isinstance(data, tuple) and len(data) == 2:
+        images, labels = (np.asarray(data[0]), np.asarray(data[1]))
+        if len(images) != len(labels):
+            raise ValueError(
+                "Images and labels differ in length. Received: "
+                f"{len(images)} images and {len(labels)} labels"
+            )
+        for start in range(0, len(images), batch_size):
+            yield images[start : start + batch_size], labels[start : start + batch_size]
+        return
+    if isinstance(data, np.ndarray):
+        for start in range(0, len(data), batch_size):
+            yield data[start : start + batch_size], None
+        return
+    import tensorflow as tf
+
+    if not isinstance(data, tf.data.Dataset):
+        raise TypeError(
+            "`data` must be a tf.data.Dataset of batched (images, labels), a "
+            "tuple (images, labels) of numpy arrays, or a numpy array of "
+            f"images. Received: {type(data).__name__}"
+        )
+    spec = data.element_spec
+    for element in data.as_numpy_iterator():
+        if isinstance(spec, tuple):
+            if len(element) < 2:
+                yield element[0], None
+            else:
+                yield element[0], element[1]
+        elif isinstance(spec, dict):
+            raise TypeError(
+                "`data` yields dicts; map it to (images, labels) tuples first. "
+                f"Received element spec: {spec}"
+            )
+        else:
+            yield element, None
+
+
+def check_input_shape(model, images, argument="data"):
+    """Raises ValueError if `images` do not fit the model's input shape."""
+    expected = tuple(model.inputs[0].shape[1:])
+    got = tuple(images.shape[1:])
+    if len(expected) != len(got) or any(
+        e is not None and e != g for e, g in zip(expected, got)
+    ):
+        raise ValueError(
+            f"`{argument}` has images of shape {got} but model {model.name!r} "
+            f"expects {expected}; use the dataset the network was trained on "
+            "(same image size and channels)."
+        )
+
+
+def num_classes(model):
+    """The number of logits of a single-output classifier."""
+    return int(model.outputs[0].shape[-1])
+
+
+class Evaluator:
+    """Turns `(model, data)` into a dict of named numbers.
+
+    Subclass it and implement `__call__`; the corruption benchmark
+    (`keras_tna.analysis.corruptions.evaluate_corruptions`) takes any
+    evaluator, so a user can measure e.g. top-5 accuracy or calibration
+    under corruptions instead of top-1 accuracy.
+
+    Examples:
+
+    ```python
+    class Top5(keras_tna.analysis.Evaluator):
+        def __call__(self, model, data):
+            ...
+            return {"accuracy": top5}
+    ```
+    """
+
+    def __call__(self, model, data):
+        raise NotImplementedError
+
+
+class Accuracy(Evaluator):
+    """Top-`k` classification accuracy of a logits model, as `{"accuracy": a}`.
+
+    Args:
+        k: int. Count a prediction correct when the label is among the `k`
+            largest logits (`k=1`: top-1 accuracy).
+        batch_size: int. Batch size for numpy input.
+
+    Examples:
+
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)),
+    ...     keras.layers.Dense(2, use_bias=False, kernel_initializer="identity")])
+    >>> x = np.array([[1., 0.], [0., 1.], [1., 0.]])
+    >>> Accuracy()(model, (x, np.array([0, 1, 1])))["accuracy"]
+    0.6666666666666666
+    """
+
+    def __init__(self, k=1, batch_size=256):
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"`k` must be an integer >= 1. Received: k={k!r}")
+        self.k = k
+        self.batch_size = batch_size
+
+    def __call__(self, model, data):
+        check_model(model)
+        classes = num_classes(model)
+        correct = 0
+        total = 0
+        checked = False
+        for images, labels in iterate_batches(data, self.batch_size):
+            if labels is None:
+                raise ValueError(
+                    "Accuracy needs labels: `data` must yield (images, labels)."
+                )
+            if not checked:
+                check_input_shape(model, images)
+                checked = True
+            labels = np.asarray(labels).reshape(-1).astype(np.int64)
+            if labels.size and (labels.max() >= classes or labels.min() < 0):
+                raise ValueError(
+                    f"Labels go up to {int(labels.max())} but model "
+                    f"{model.name!r} has {classes} classes; the dataset does "
+                    "not match the network (mismatched class counts)."
+                )
+            logits = keras.ops.convert_to_numpy(
+                model(images, training=False)
+            ).astype(np.float32)
+            if self.k == 1:
+                hits = np.argmax(logits, axis=-1) == labels
+            else:
+                top = np.argsort(-logits, axis=-1)[:, : self.k]
+                hits = np.any(top == labels[:, None], axis=-1)
+            correct += int(np.sum(hits))
+            total += len(labels)
+        if total == 0:
+            raise ValueError("`data` is empty: no examples to evaluate.")
+        return {"accuracy": correct / total, "num_examples": total}
+
+
+def load_network(path):
+    """Reads a trained network from a `.keras` file, with clear errors.
+
+    Args:
+        path: str or path-like. A `.keras` file written by `apps/train.py`
+            (`D/base.keras`, `D/twin.keras`) or by `model.save(...)`.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a keras network this package can read.
+
+    Examples:
+
+    ```python
+    base = keras_tna.analysis.load_network("runs/tna_s0/base.keras")
+    ```
+    """
+    path = pathlib.Path(os.fspath(path))
+    if path.is_dir():
+        raise ValueError(
+            f"{str(path)!r} is a directory; pass the network file inside it "
+            "(e.g. base.keras), or use `read_run` for a training output dir."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"No network file at {str(path)!r}.")
+    if path.suffix != ".keras":
+        raise ValueError(
+            f"{str(path)!r} is not a .keras file; save the network with "
+            "`model.save('name.keras')`. Received: suffix {path.suffix!r}"
+        )
+    try:
+        # Registers the package's custom layers for deserialisation.
+        from keras_tna import models as _models  # noqa: F401
+    except ImportError:
+        pass
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # keras raises many types for bad files
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"{str(path)!r} is not a network this package can read "
+            f"({type(error).__name__}: {first[:300]}). Expected a .keras file "
+            "written by apps/train.py or `model.save(...)`."
+        ) from None
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"{str(path)!r} holds a {type(model).__name__}, not a keras.Model."
+        )
+    check_model(model)
+    return model
+
+
+class Run:
+    """One output dir of `apps/train.py`: its results and network files.
+
+    Attributes:
+        path: pathlib.Path, the output dir.
+        results: dict, the parsed `results.json`.
+        method: str, e.g. `"single"`, `"tna"`, `"dml"` (lower case).
+        dataset: str, the dataset name from `results.json`.
+        seed: int or None.
+        base_path: pathlib.Path of `base.keras`.
+        twin_path: pathlib.Path of `twin.keras` or None when absent.
+    """
+
+    def __init__(self, path, results):
+        self.path = pathlib.Path(path)
+        self.results = results
+        self.method = str(results.get("method", "")).lower()
+        self.dataset = results.get("dataset")
+        self.seed = results.get("seed")
+        self.base_path = self.path / "base.keras"
+        twin = self.path / "twin.keras"
+        self.twin_path = twin if twin.is_file() else None
+
+    @property
+    def label(self):
+        return f"{self.method}(seed={self.seed})"
+
+    def load_base(self):
+        return load_network(self.base_path)
+
+    def load_twin(self):
+        if self.twin_path is None:
+            raise FileNotFoundError(
+                f"Run {str(self.path)!r} ({self.method}) has no twin.keras; "
+                "only TNA/DML runs save a twin."
+            )
+        return load_network(self.twin_path)
+
+    def __repr__(self):
+        return f"Run({str(self.path)!r}, method={self.method!r}, seed={self.seed})"
+
+
+def read_run(path):
+    """Reads one `apps/train.py` output dir (`results.json`, `base.keras`).
+
+    Args:
+        path: str or path-like, the `--output_dir` of a training run.
+
+    Returns:
+        A `Run`.
+
+    Raises:
+        FileNotFoundError: the dir, its `results.json` or `base.keras` is
+            missing.
+        ValueError: `results.json` is not valid JSON or lacks `method` /
+            `dataset`.
+
+    Examples:
+
+    ```python
+    run = keras_tna.analysis.read_run("runs/tna_s0")
+    run.method, run.seed, run.load_base()
+    ```
+    """
+    path = pathlib.Path(os.fspath(path))
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"No training output dir at {str(path)!r}; pass dirs written by "
+            "`apps/train.py --output_dir=...`."
+        )
+    results_path = path / "results.json"
+    if not results_path.is_file():
+        raise FileNotFoundError(
+            f"{str(path)!r} has no results.json; it is not a finished "
+            "apps/train.py output dir."
+        )
+    try:
+        results = json.loads(results_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{str(results_path)!r} is not valid JSON: {error}") from None
+    if not isinstance(results, dict) or "method" not in results or "dataset" not in results:
+        raise ValueError(
+            f"{str(results_path)!r} lacks the `method` and `dataset` keys that "
+            "apps/train.py writes."
+        )
+    if not (path / "base.keras").is_file():
+        raise FileNotFoundError(
+            f"{str(path)!r} has no base.keras; the run did not finish saving."
+        )
+    return Run(path, results)
+
+
+def check_same_dataset(runs):
+    """Raises ValueError unless all runs were trained on one dataset."""
+    datasets = sorted({str(r.dataset) for r in runs})
+    if len(datasets) > 1:
+        detail = ", ".join(f"{r.path}: {r.dataset}" for r in runs)
+        raise ValueError(
+            f"The runs were trained on different datasets ({datasets}); "
+            f"compare runs of one dataset at a time. Received: {detail}"
+        )
