@@ -1,0 +1,35 @@
+"""Datasets for TNA training: tf.data pipelines that never starve the model.
+
+`load(name, batch_size=...)` returns a `DatasetBundle` whose `train` and `test`
+are batched `tf.data` pipelines of `(float32 normalised image, int32 label)`;
+`load_raw(name, split)` returns a split's raw uint8 images for analysis code,
+and `DatasetBundle.normalize` applies the same normalisation to them.
+
+Names (`available()`): `digits` (offline default), `cifar10`, `cifar100`,
+`imagenet2012`, `cifar10_corrupted/<corruption>_<severity>` (TFDS),
+`folder:<path>` (train/<class>/*, test/<class>/*), `tinyimagenet:<path>`.
+
+Examples:
+
+```python
+bundle = keras_tna.data.load("folder:~/data/cifar10-jpeg", batch_size=256)
+model.fit(bundle.train, validation_data=bundle.test, epochs=200)
+images, labels = keras_tna.data.load_raw("folder:~/data/cifar10-jpeg", "test")
+x = bundle.normalize(corrupt(images))
+```
+"""
+
+from keras_tna.data import augment
+from keras_tna.data.pipeline import DatasetBundle, load, load_raw
+from keras_tna.data.registry import available
+from keras_tna.data.tfds_sources import CIFAR10_CORRUPTIONS, CIFAR10_CORRUPTION_SEVERITIES
+
+__all__ = [
+    "DatasetBundle",
+    "load",
+    "load_raw",
+    "available",
+    "augment",
+    "CIFAR10_CORRUPTIONS",
+    "CIFAR10_CORRUPTION_SEVERITIES",
+]

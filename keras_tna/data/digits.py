@@ -1,0 +1,58 @@
+"""scikit-learn's bundled handwritten digits: the offline default dataset.
+
+1,797 real 8x8 grey images of the digits 0-9, shipped inside scikit-learn, so
+a fresh machine with no network can train and test end to end.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_tna.data import augment
+from keras_tna.data import source
+
+TEST_FRACTION = 0.2
+# The split is part of the dataset's definition: it never depends on `seed`.
+SPLIT_SEED = 0
+
+
+def load_digits(argument, options):
+    """Loads sklearn's digits as a `Source`: a fixed stratified 80/20 split.
+
+    The pixel values 0-16 are rescaled to uint8 0-255 (so that `/ 255` gives
+    [0, 1], like every other dataset); mean and std come from the training
+    split. Augmentation: a random crop after zero-padding by 1 pixel per 8
+    (1 at the native 8x8), no flip (digits are not mirror-symmetric).
+    """
+    del argument
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    data = sklearn_digits()
+    images = np.round(data.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    labels = data.target.astype(np.int32)
+    x_train, x_test, y_train, y_test = train_test_split(
+        images,
+        labels,
+        test_size=TEST_FRACTION,
+        stratify=labels,
+        random_state=SPLIT_SEED,
+    )
+    if options.image_size is not None:
+        x_train, x_test = (_resize_all(x, options.image_size) for x in (x_train, x_test))
+    mean, std = source.channel_stats(x_train)
+    height = x_train.shape[1]
+    return source.Source(
+        class_names=tuple(str(d) for d in range(10)),
+        input_shape=tuple(x_train.shape[1:]),
+        train=source.Split.from_arrays(x_train, y_train),
+        test=source.Split.from_arrays(x_test, y_test),
+        augmentation=source.Augmentation("pad_crop", pad=max(1, round(height / 8)), flip=False),
+        mean=mean,
+        std=std,
+    )
+
+
+def _resize_all(images, size):
+    return tf.map_fn(
+        lambda x: augment.resize(x, size), tf.constant(images), fn_output_signature=tf.uint8
+    ).numpy()
