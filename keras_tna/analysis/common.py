@@ -116,8 +116,9 @@ def feature_model(model, layer_names=None, include_logits=True, pool=False):
         layer_names: list of str or None. Layers to read; `None` means the
             model's blocks (`keras_tna.models.block_names`).
         include_logits: bool. Append the model's output, named `"logits"`.
-        pool: bool. Average each rank-4 output over its spatial dimensions
-            (one value per channel), as the linear probes do.
+        pool: bool. Average each output of rank 3 or more over all axes
+            but the batch and channel axes (spatial positions, or tokens),
+            leaving one value per channel, as the linear probes do.
 
     Returns:
         A tuple `(extractor, names)`: `extractor` is a `keras.Model` with one
@@ -149,7 +150,9 @@ def feature_model(model, layer_names=None, include_logits=True, pool=False):
         names = names + [LOGITS]
     if pool:
         outputs = [
-            keras.ops.mean(o, axis=(1, 2)) if len(o.shape) == 4 else o
+            keras.ops.mean(o, axis=tuple(range(1, len(o.shape) - 1)))
+            if len(o.shape) > 2
+            else o
             for o in outputs
         ]
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
