@@ -53,6 +53,5 @@ def load_digits(argument, options):
 
 
 def _resize_all(images, size):
-    return tf.map_fn(
-        lambda x: augment.resize(x, size), tf.constant(images), fn_output_signature=tf.uint8
-    ).numpy()
+    resized = tf.image.resize(tf.cast(images, tf.float32), size, antialias=True)
+    return augment.to_uint8(resized).numpy()
