@@ -488,3 +488,23 @@ def test_divergence_guard_stops_on_nan():
     assert guard.diverged_at is not None
     assert len(history.history["loss"]) < 5 or guard.diverged_at[0] == 4
     assert "diverged" in guard.message
+
+
+@pytest.mark.parametrize("loss", [LogitMatching(), MutualKL(temperature=2.5)])
+def test_matching_losses_serialization_round_trip(loss):
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert type(restored) is type(loss)
+    assert restored.get_config() == loss.get_config()
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(3, C)), rng.normal(size=(3, C))
+    assert float(restored(a, b)) == pytest.approx(float(loss(a, b)))
+
+
+def test_custom_matching_loss_object_round_trips_through_keras_file(tmp_path):
+    model = TwinModel(linear(0), linear(1), matching=MutualKL(temperature=4.0))
+    x, y = batch(n=16)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.matching_loss_fn, MutualKL)
+    assert loaded.matching_loss_fn.temperature == 4.0
