@@ -127,7 +127,10 @@ class LayerSettings:
     """
 
     def __init__(self, kernel_initializer="he_normal", weight_decay=0.0):
-        initializer = keras.initializers.get(kernel_initializer)
+        try:
+            initializer = keras.initializers.get(kernel_initializer)
+        except (ValueError, TypeError):
+            initializer = None
         if initializer is None or not callable(initializer):
             raise ValueError(
                 "`kernel_initializer` must name a Keras initializer (e.g. "

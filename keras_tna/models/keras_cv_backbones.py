@@ -164,7 +164,7 @@ def classifier_on_backbone(
     settings = _common.LayerSettings("glorot_uniform", weight_decay)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(backbone.output)
     outputs = settings.logits(num_classes)(x)
-    model = keras.Model(backbone.inputs, outputs, name=name or class_name.lower())
+    model = keras.Model(backbone.input, outputs, name=name or class_name.lower())
     _add_weight_decay(model, weight_decay)
     return model
 
