@@ -32,6 +32,9 @@ setup(
         "scikit-learn>=1.3,<2",
         # Plots written by apps/report.py and the analysis apps.
         "matplotlib>=3.7,<4",
+        # TensorBoard logs of apps/train.py (TensorFlow 2.21 no longer
+        # depends on it).
+        "tensorboard>=2.16,<2.22",
     ],
     extras_require={
         "corruptions": ["imagecorruptions-imaug>=1.1.5,<1.2"],
