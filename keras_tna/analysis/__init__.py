@@ -7,6 +7,8 @@ from keras_tna import analysis
 base = analysis.load_network("runs/tna_s0/base.keras")
 twin = analysis.load_network("runs/tna_s0/twin.keras")
 analysis.compare_networks(base, twin, test_ds).diagonal()
+analysis.linear_probes(base, train_ds, test_ds).val_accuracy
+analysis.evaluate_corruptions(base, analysis.TFDSCorruptions(), bundle.normalize)
 ```
 """
 
@@ -20,17 +22,52 @@ from keras_tna.analysis.common import (
     read_run,
     resolve_layer_names,
 )
+from keras_tna.analysis.corruptions import (
+    COMMON_CORRUPTIONS,
+    CORRUPTIONS,
+    EXTRA_CORRUPTIONS,
+    SEVERITIES,
+    ArrayFolderCorruptions,
+    CorruptionResult,
+    CorruptionSource,
+    GeneratedCorruptions,
+    ImageFolderCorruptions,
+    TFDSCorruptions,
+    corrupt_images,
+    corruption_errors,
+    evaluate_corruptions,
+    get_corruption,
+)
+from keras_tna.analysis.probes import ProbeResult, linear_probes, pooled_features, train_probes
 
 __all__ = [
+    "COMMON_CORRUPTIONS",
+    "CORRUPTIONS",
+    "EXTRA_CORRUPTIONS",
+    "SEVERITIES",
     "Accuracy",
+    "ArrayFolderCorruptions",
+    "CorruptionResult",
+    "CorruptionSource",
+    "GeneratedCorruptions",
+    "ImageFolderCorruptions",
+    "ProbeResult",
+    "TFDSCorruptions",
     "CKAResult",
     "Evaluator",
     "MinibatchCKA",
     "Run",
     "compare_networks",
+    "corrupt_images",
+    "corruption_errors",
+    "evaluate_corruptions",
     "feature_model",
+    "get_corruption",
     "linear_cka",
+    "linear_probes",
     "load_network",
+    "pooled_features",
     "read_run",
     "resolve_layer_names",
+    "train_probes",
 ]

@@ -166,7 +166,8 @@ def iterate_batches(data, batch_size=256):
     Args:
         data: a `tf.data.Dataset` of batched `(images, labels)` or `images`
             (e.g. `keras_tna.data.load(...).test`), a tuple of numpy arrays
-            `(images, labels)`, or a numpy array of images.
+            `(images, labels)`, a numpy array of images, or an iterable
+            (e.g. a generator) of `(images, labels)` batches.
         batch_size: int. Batch size for numpy input (ignored for datasets,
             which come batched).
 
@@ -194,10 +195,17 @@ def iterate_batches(data, batch_size=256):
     import tensorflow as tf
 
     if not isinstance(data, tf.data.Dataset):
+        if hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
+            for element in data:
+                if isinstance(element, (tuple, list)) and len(element) == 2:
+                    yield np.asarray(element[0]), np.asarray(element[1])
+                else:
+                    yield np.asarray(element), None
+            return
         raise TypeError(
             "`data` must be a tf.data.Dataset of batched (images, labels), a "
-            "tuple (images, labels) of numpy arrays, or a numpy array of "
-            f"images. Received: {type(data).__name__}"
+            "tuple (images, labels) of numpy arrays, a numpy array of images, "
+            f"or an iterable of (images, labels) batches. Received: {type(data).__name__}"
         )
     spec = data.element_spec
     for element in data.as_numpy_iterator():
