@@ -13,6 +13,9 @@ from keras_tna.models import layers as tna_layers
 # A small keras-cv backbone that builds in well under a second. keras-cv's
 # basic-block ResNet has no projection shortcut in its first stack, so that
 # stack must keep the stem's 64 channels.
+# The ViT builder at a size that traces and trains quickly; vit_s16 is the
+# same code with patch 16, width 384, depth 12, 6 heads, MLP 1536.
+VIT_SMALL = dict(patch_size=8, dim=64, depth=2, num_heads=2, mlp_dim=128)
 KERAS_CV_SMALL = dict(
     stackwise_filters=[64, 128],
     stackwise_blocks=[1, 1],
@@ -44,6 +47,7 @@ def test_available_is_the_registry():
             "resnet18",
             "resnet34",
             "resnet50",
+            "vit",
             "vit_s16",
             "wide_resnet18",
             "wide_resnet18_2x",
@@ -52,60 +56,103 @@ def test_available_is_the_registry():
     )
 
 
-# (name, num_classes, input_shape, kwargs, trainable, non-trainable). The
-# non-trainable weights are BatchNorm's moving mean and variance: 2 per
-# BatchNorm channel.
-COUNTS = [
+# (name, num_classes, input_shape, kwargs, trainable, non-trainable, block
+# output shapes). The non-trainable weights are BatchNorm's moving mean and
+# variance: 2 per BatchNorm channel.
+NETWORKS = [
     # Table 10: convs 3*3*3*16+16 = 448, 3*3*16*32+32 = 4,640,
     # 3*3*32*64+64 = 18,496, 3*3*64*64+64 = 36,928; linear 1600*10+10 = 16,010.
-    ("convnet", 10, (32, 32, 3), {}, 76_522, 0),
+    ("convnet", 10, (32, 32, 3), {}, 76_522, 0,
+     [(30, 30, 16), (28, 28, 32), (14, 14, 32), (12, 12, 64), (10, 10, 64),
+      (5, 5, 64)]),
     # TinyImageNet: the same convs (60,512) and a 1600 x 200 linear (320,200):
     # the adaptive pool keeps the 1600 inputs of the paper's linear layer.
-    ("convnet", 200, (64, 64, 3), {}, 380_712, 0),
+    ("convnet", 200, (64, 64, 3), {}, 380_712, 0,
+     [(62, 62, 16), (60, 60, 32), (30, 30, 32), (28, 28, 64), (26, 26, 64),
+      (5, 5, 64)]),
+    # One input channel: conv1 has 3*3*1*16+16 = 160 weights, the rest as above.
+    ("convnet", 10, (28, 28, 1), {}, 76_234, 0,
+     [(26, 26, 16), (24, 24, 32), (12, 12, 32), (10, 10, 64), (8, 8, 64),
+      (5, 5, 64)]),
     # kuangliu/pytorch-cifar ResNet18 for 10 classes: 11,173,962 parameters
-    # (the figure of the issue; also by hand: 11,168,832 conv/BN + 5,130
-    # linear); 4,800 BatchNorm channels -> 9,600 statistics.
-    ("resnet18", 10, (32, 32, 3), {}, 11_173_962, 9_600),
+    # (the figure of the issue; by hand: 11,168,832 conv/BN + 5,130 linear);
+    # 4,800 BatchNorm channels -> 9,600 statistics.
+    ("resnet18", 10, (32, 32, 3), {}, 11_173_962, 9_600,
+     [(32, 32, 64)] * 2 + [(16, 16, 128)] * 2 + [(8, 8, 256)] * 2
+     + [(4, 4, 512)] * 2),
     # The same with a 512 x 100 linear: 11,168,832 + 51,300.
-    ("resnet18", 100, (32, 32, 3), {}, 11_220_132, 9_600),
-    # kuangliu ResNet34, 10 classes: 21,282,122; 8,512 BN channels.
-    ("resnet34", 10, (32, 32, 3), {}, 21_282_122, 17_024),
+    ("resnet18", 100, (32, 32, 3), {}, 11_220_132, 9_600,
+     [(32, 32, 64)] * 2 + [(16, 16, 128)] * 2 + [(8, 8, 256)] * 2
+     + [(4, 4, 512)] * 2),
+    # kuangliu ResNet34, 10 classes: 21,282,122 (8,512 BN channels); with 200
+    # classes the linear has 512*200+200 instead of 5,130.
+    ("resnet34", 10, (32, 32, 3), {}, 21_282_122, 17_024,
+     [(32, 32, 64)] * 3 + [(16, 16, 128)] * 4 + [(8, 8, 256)] * 6
+     + [(4, 4, 512)] * 3),
+    ("resnet34", 200, (64, 64, 3), {}, 21_379_592, 17_024,
+     [(64, 64, 64)] * 3 + [(32, 32, 128)] * 4 + [(16, 16, 256)] * 6
+     + [(8, 8, 512)] * 3),
     # kuangliu ResNet50 (bottleneck), 10 classes: 23,520,842; 26,560 BN
     # channels (torchvision's ImageNet ResNet-50 has the same BatchNorms).
-    ("resnet50", 10, (32, 32, 3), {}, 23_520_842, 53_120),
+    ("resnet50", 10, (32, 32, 3), {}, 23_520_842, 53_120,
+     [(32, 32, 256)] * 3 + [(16, 16, 512)] * 4 + [(8, 8, 1024)] * 6
+     + [(4, 4, 2048)] * 3),
     # width=1 is exactly ResNet-18.
-    ("wide_resnet18", 10, (32, 32, 3), {"width": 1}, 11_173_962, 9_600),
-    # Width 2 by hand: conv weights x4 (4 * 11,164,032 = 44,656,128), BN
-    # channels x2 (9,600: affine 19,200 trainable, 19,200 statistics), linear
-    # 1024 * 10 + 10 = 10,250 (_cifar_resnet_count computes every ResNet row).
-    ("wide_resnet18_2x", 10, (32, 32, 3), {}, 44_662_922, 19_200),
+    ("wide_resnet18", 10, (32, 32, 3), {"width": 1}, 11_173_962, 9_600,
+     [(32, 32, 64)] * 2 + [(16, 16, 128)] * 2 + [(8, 8, 256)] * 2
+     + [(4, 4, 512)] * 2),
+    # Width 2 by hand: ResNet-18's 11,159,232 conv weights x4, except the
+    # stem's 1,728 which only double (3 input channels): 44,633,472; BN
+    # channels x2 (19,200 affine + 19,200 statistics); linear 1024*10+10 =
+    # 10,250 (_cifar_resnet_count below computes every ResNet row).
+    ("wide_resnet18_2x", 10, (32, 32, 3), {}, 44_662_922, 19_200,
+     [(32, 32, 128)] * 2 + [(16, 16, 256)] * 2 + [(8, 8, 512)] * 2
+     + [(4, 4, 1024)] * 2),
     # kuangliu MobileNetV2, 10 classes: 2,296,922 (the figure of the issue;
     # by hand in _mobilenetv2_count); 17,544 BN channels.
-    ("mobilenetv2", 10, (32, 32, 3), {}, 2_296_922, 35_088),
+    ("mobilenetv2", 10, (32, 32, 3), {}, 2_296_922, 35_088,
+     [(32, 32, 16)] + [(32, 32, 24)] * 2 + [(16, 16, 32)] * 3
+     + [(8, 8, 64)] * 4 + [(8, 8, 96)] * 3 + [(4, 4, 160)] * 3
+     + [(4, 4, 320), (4, 4, 1280)]),
     # torchvision resnet50 (ImageNet, 1000 classes, convs without bias, like
     # keras-cv's): 25,557,032 parameters; 26,560 BN channels.
-    ("imagenet_resnet50", 1000, (224, 224, 3), {}, 25_557_032, 53_120),
+    ("imagenet_resnet50", 1000, (224, 224, 3), {}, 25_557_032, 53_120,
+     [(56, 56, 256)] * 3 + [(28, 28, 512)] * 4 + [(14, 14, 1024)] * 6
+     + [(7, 7, 2048)] * 3),
     # ViT-S/16: timm's vit_small_patch16_224 has 22,050,664 parameters with a
     # class token (384) and a learned position embedding (197 * 384 = 75,648);
     # the plain ViT has neither (GAP, fixed sin-cos) but a 384 x 384 tanh
     # pre-logits layer (147,840): 22,050,664 - 384 - 75,648 + 147,840.
-    ("vit_s16", 1000, (224, 224, 3), {}, 22_122_472, 0),
+    ("vit_s16", 1000, (224, 224, 3), {}, 22_122_472, 0, [(196, 384)] * 12),
+    # VIT_SMALL by hand: patch conv 8*8*3*64+64 = 12,352; per block 2 LN
+    # (256), attention 4*(64*64+64) = 16,640, MLP 64*128+128 + 128*64+64 =
+    # 16,576; final LN 128; pre-logits 64*64+64; head 64*10+10.
+    ("vit", 10, (32, 32, 3), VIT_SMALL, 84_234, 0, [(16, 64)] * 2),
     # keras-cv ResNetBackbone with KERAS_CV_SMALL, by hand: stem 7*7*3*64 +
     # BN 128; stack 0: two 3x3x64x64 convs + 2 BN = 73,984; stack 1: 3x3x64x128,
     # 3x3x128x128, 1x1x64x128 shortcut + 3 BN = 230,144; linear 128*10+10.
-    ("keras_cv:ResNetBackbone", 10, (32, 32, 3), KERAS_CV_SMALL, 314_954, 1_152),
+    # Blocks: its stage outputs (pyramid levels P2, P3).
+    ("keras_cv:ResNetBackbone", 10, (32, 32, 3), KERAS_CV_SMALL, 314_954, 1_152,
+     [(8, 8, 64), (4, 4, 128)]),
 ]
 
 
 @pytest.mark.parametrize(
-    "name,num_classes,input_shape,kwargs,trainable,non_trainable",
-    COUNTS,
-    ids=[f"{c[0]}-{c[1]}-{c[2][0]}" for c in COUNTS],
+    "name,num_classes,input_shape,kwargs,trainable,non_trainable,shapes",
+    NETWORKS,
+    ids=[f"{c[0]}-{c[1]}-{c[2][0]}x{c[2][2]}" for c in NETWORKS],
 )
-def test_parameter_counts(name, num_classes, input_shape, kwargs, trainable,
-                          non_trainable):
+def test_counts_blocks_and_logits(
+    name, num_classes, input_shape, kwargs, trainable, non_trainable, shapes
+):
     model = models.build(name, num_classes, input_shape, **kwargs)
     assert _counts(model) == (trainable, non_trainable)
+    names = models.block_names(model)
+    assert names == [f"block_{i}" for i in range(1, len(shapes) + 1)]
+    assert [tuple(model.get_layer(n).output.shape[1:]) for n in names] == shapes
+    assert model.outputs[0] is model.get_layer("logits").output
+    assert tuple(model.output.shape) == (None, num_classes)
+    assert model.output.dtype == "float32"
 
 
 @pytest.mark.slow
@@ -171,6 +218,7 @@ def _mobilenetv2_count(num_classes):
         ((2, 2, 2, 2), "basic", 100, 1, (11_220_132, 9_600)),
         ((3, 4, 6, 3), "basic", 10, 1, (21_282_122, 17_024)),
         ((3, 4, 6, 3), "bottleneck", 10, 1, (23_520_842, 53_120)),
+        ((3, 4, 6, 3), "basic", 200, 1, (21_379_592, 17_024)),
         ((2, 2, 2, 2), "basic", 10, 2, (44_662_922, 19_200)),
     ],
 )
@@ -194,65 +242,12 @@ def test_pinned_vit_count_matches_the_arithmetic():
     assert total == 22_122_472
 
 
-# (name, num_classes, input_shape, kwargs, expected block output shapes).
-BLOCK_SHAPES = [
-    ("convnet", 10, (32, 32, 3), {},
-     [(30, 30, 16), (28, 28, 32), (14, 14, 32), (12, 12, 64), (10, 10, 64),
-      (5, 5, 64)]),
-    ("convnet", 200, (64, 64, 3), {},
-     [(62, 62, 16), (60, 60, 32), (30, 30, 32), (28, 28, 64), (26, 26, 64),
-      (5, 5, 64)]),
-    ("convnet", 10, (28, 28, 1), {},
-     [(26, 26, 16), (24, 24, 32), (12, 12, 32), (10, 10, 64), (8, 8, 64),
-      (5, 5, 64)]),
-    ("resnet18", 10, (32, 32, 3), {},
-     [(32, 32, 64)] * 2 + [(16, 16, 128)] * 2 + [(8, 8, 256)] * 2
-     + [(4, 4, 512)] * 2),
-    ("resnet34", 200, (64, 64, 3), {},
-     [(64, 64, 64)] * 3 + [(32, 32, 128)] * 4 + [(16, 16, 256)] * 6
-     + [(8, 8, 512)] * 3),
-    ("resnet50", 10, (32, 32, 3), {},
-     [(32, 32, 256)] * 3 + [(16, 16, 512)] * 4 + [(8, 8, 1024)] * 6
-     + [(4, 4, 2048)] * 3),
-    ("wide_resnet18", 10, (32, 32, 3), {"width": 2},
-     [(32, 32, 128)] * 2 + [(16, 16, 256)] * 2 + [(8, 8, 512)] * 2
-     + [(4, 4, 1024)] * 2),
-    ("mobilenetv2", 10, (32, 32, 3), {},
-     [(32, 32, 16)] + [(32, 32, 24)] * 2 + [(16, 16, 32)] * 3
-     + [(8, 8, 64)] * 4 + [(8, 8, 96)] * 3 + [(4, 4, 160)] * 3
-     + [(4, 4, 320), (4, 4, 1280)]),
-    ("imagenet_resnet50", 1000, (64, 64, 3), {},
-     [(16, 16, 256)] * 3 + [(8, 8, 512)] * 4 + [(4, 4, 1024)] * 6
-     + [(2, 2, 2048)] * 3),
-    ("vit_s16", 1000, (224, 224, 3), {}, [(196, 384)] * 12),
-    ("keras_cv:ResNetBackbone", 10, (32, 32, 3), KERAS_CV_SMALL,
-     [(8, 8, 64), (4, 4, 128)]),
-]
-
-
-@pytest.mark.parametrize(
-    "name,num_classes,input_shape,kwargs,shapes",
-    BLOCK_SHAPES,
-    ids=[f"{c[0]}-{c[2][0]}" for c in BLOCK_SHAPES],
-)
-def test_blocks_and_logits_shapes(name, num_classes, input_shape, kwargs, shapes):
-    model = models.build(name, num_classes, input_shape, **kwargs)
-    names = models.block_names(model)
-    assert names == [f"block_{i}" for i in range(1, len(shapes) + 1)]
-    assert [tuple(model.get_layer(n).output.shape[1:]) for n in names] == shapes
-    logits = model.get_layer("logits")
-    assert model.outputs[0] is logits.output
-    assert tuple(model.output.shape) == (None, num_classes)
-    assert model.output.dtype == "float32"
-
-
 @pytest.mark.parametrize(
     "name,input_shape,kwargs",
     [
         ("convnet", (64, 64, 3), {}),
         ("resnet18", (32, 32, 3), {}),
-        ("mobilenetv2", (32, 32, 3), {}),
-        ("vit_s16", (32, 32, 3), {}),
+        ("vit", (32, 32, 3), VIT_SMALL),
         ("keras_cv:ResNetBackbone", (32, 32, 3), KERAS_CV_SMALL),
     ],
 )
@@ -287,7 +282,7 @@ def test_convnet_picks_the_pool_from_the_input_size():
         ("convnet", (32, 32, 3), {}),
         ("resnet18", (32, 32, 3), {}),
         ("mobilenetv2", (32, 32, 3), {}),
-        ("vit_s16", (32, 32, 3), {}),
+        ("vit", (32, 32, 3), VIT_SMALL),
         # imagenet_resnet50 is seeded by the same keras-cv path.
         ("keras_cv:ResNetBackbone", (32, 32, 3), KERAS_CV_SMALL),
     ],
@@ -361,7 +356,7 @@ def test_convnet_step_loss_matches_numpy():
         ("convnet", (64, 64, 3), {}),
         ("resnet18", (32, 32, 3), {"weight_decay": 5e-4}),
         ("mobilenetv2", (32, 32, 3), {}),
-        ("vit_s16", (32, 32, 3), {}),
+        ("vit", (32, 32, 3), VIT_SMALL),
         ("keras_cv:ResNetBackbone", (32, 32, 3), KERAS_CV_SMALL),
     ],
 )
@@ -378,7 +373,7 @@ def test_trains_a_step(name, input_shape, kwargs):
         w.path for b, w in zip(before, model.trainable_weights)
         if not np.array_equal(b, w.numpy())
     ]
-    if name == "vit_s16":
+    if name == "vit":
         # big_vision's zero-initialised head: uniform probabilities at first,
         # and no gradient reaches the layers below it in the first step.
         assert first == pytest.approx(math.log(10), rel=1e-6)
@@ -388,17 +383,19 @@ def test_trains_a_step(name, input_shape, kwargs):
         assert len(changed) == len(before)
     second = model.train_on_batch(x, y)
     assert np.isfinite(first) and second < first
-    if name == "vit_s16":
+    if name == "vit":
         assert not np.array_equal(
             patch_kernel, model.get_layer("patch_embedding").kernel.numpy()
         )
 
 
-@pytest.mark.parametrize("name", ["convnet", "mobilenetv2", "vit_s16"])
-def test_mixed_precision_logits_stay_float32(name):
+@pytest.mark.parametrize(
+    "name,kwargs", [("convnet", {}), ("mobilenetv2", {}), ("vit", VIT_SMALL)]
+)
+def test_mixed_precision_logits_stay_float32(name, kwargs):
     try:
         keras.mixed_precision.set_dtype_policy("mixed_float16")
-        model = models.build(name, 10, (32, 32, 3), seed=0)
+        model = models.build(name, 10, (32, 32, 3), seed=0, **kwargs)
         assert model.get_layer("block_1").output.dtype == "float16"
         assert model.output.dtype == "float32"
         assert model(_images((32, 32, 3))).dtype == "float32"
@@ -412,7 +409,7 @@ def test_mixed_precision_logits_stay_float32(name):
         ("convnet", (64, 64, 3), {}),  # AdaptiveAveragePooling2D
         ("resnet18", (32, 32, 3), {}),
         ("mobilenetv2", (32, 32, 3), {}),
-        ("vit_s16", (32, 32, 3), {}),  # SinCos2DPositionEmbedding, gelu_tanh
+        ("vit", (32, 32, 3), VIT_SMALL),  # SinCos2DPositionEmbedding, gelu_tanh
         ("keras_cv:ResNetBackbone", (32, 32, 3), KERAS_CV_SMALL),
     ],
 )
@@ -437,7 +434,7 @@ def test_weight_decay_on_keras_cv_backbone():
         **KERAS_CV_SMALL,
     )
     kernels = _kernels(model)
-    assert len(kernels) == 8  # stem, 2 + 3 convs in the stacks, the linear layer
+    assert len(kernels) == 7  # stem, 2 + 2 convs and a shortcut, the linear layer
     expected = weight_decay / 2 * sum(np.sum(k.numpy() ** 2) for k in kernels)
     assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
     assert models.build("convnet", 10, (32, 32, 3)).losses == []
@@ -529,6 +526,8 @@ def test_block_names_of_other_models():
         (("resnet18", 10, (4, 4, 3)), {}, ValueError, "at least 8x8"),
         (("mobilenetv2", 10, (4, 32, 3)), {}, ValueError, "at least 8x8"),
         (("vit_s16", 10, (8, 8, 3)), {}, ValueError, "at least 16x16"),
+        (("vit", 10, (32, 32, 3)), {"dim": 100, "num_heads": 6}, ValueError, "multiple of `num_heads`"),
+        (("vit", 10, (32, 32, 3)), {"depth": 0}, ValueError, "depth=0"),
         (("imagenet_resnet50", 10, (16, 16, 3)), {}, ValueError, "at least 32x32"),
         (("wide_resnet18", 10, (32, 32, 3)), {"width": 0}, ValueError, "width=0"),
         (("wide_resnet18", 10, (32, 32, 3)), {"width": 1.5}, ValueError, "width=1.5"),

@@ -23,6 +23,7 @@ from keras_tna.models.resnet import resnet50
 from keras_tna.models.resnet import wide_resnet18
 from keras_tna.models.resnet import wide_resnet18_2x
 from keras_tna.models.resnet import wide_resnet18_4x
+from keras_tna.models.vit import vision_transformer
 from keras_tna.models.vit import vit_s16
 
 # The one mapping from network names to builders.
@@ -36,6 +37,7 @@ REGISTRY = {
     "wide_resnet18_4x": wide_resnet18_4x,
     "mobilenetv2": mobilenetv2,
     "imagenet_resnet50": imagenet_resnet50,
+    "vit": vision_transformer,
     "vit_s16": vit_s16,
 }
 
@@ -116,7 +118,8 @@ def build(name, num_classes, input_shape, *, seed=None, **kwargs):
         **kwargs: the builder's own arguments: `weight_decay` (all; an L2
             penalty on the kernels whose gradient is `weight_decay * w`, as
             `torch.optim.SGD(weight_decay=...)`), `kernel_initializer` (the
-            networks written here), `width` (`wide_resnet18`), or the
+            networks written here), `width` (`wide_resnet18`), `patch_size`,
+            `dim`, `depth`, `num_heads`, `mlp_dim` (`vit`), or the
             keras-cv backbone's constructor arguments.
 
     Returns:

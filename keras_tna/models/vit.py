@@ -13,11 +13,11 @@ def vision_transformer(
     num_classes,
     input_shape,
     *,
-    patch_size,
-    dim,
-    depth,
-    num_heads,
-    mlp_dim,
+    patch_size=16,
+    dim=384,
+    depth=12,
+    num_heads=6,
+    mlp_dim=1536,
     kernel_initializer=None,
     weight_decay=0.0,
     name="vit",
@@ -27,6 +27,8 @@ def vision_transformer(
     layer and a zero-initialised linear head (big_vision with `pool_type="gap"`,
     `posemb="sincos2d"`, `rep_size=True`, `head_zeroinit=True`). No class
     token, no dropout.
+
+    The defaults are ViT-S/16; smaller settings suit small images and tests.
 
     Blocks (`block_names`): the output of each encoder block (after its MLP
     residual add), `block_1` ... `block_{depth}`, shaped
@@ -52,7 +54,28 @@ def vision_transformer(
 
     Returns:
         A functional `keras.Model` mapping images to float32 logits.
+
+    Examples:
+
+    ```python
+    # A small ViT for 32x32 images: 64 tokens of width 192.
+    model = keras_tna.models.build(
+        "vit", 10, (32, 32, 3), patch_size=4, dim=192, depth=6, num_heads=3,
+        mlp_dim=768,
+    )
+    ```
     """
+    for arg, value in (("patch_size", patch_size), ("dim", dim), ("depth", depth),
+                       ("num_heads", num_heads), ("mlp_dim", mlp_dim)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"`{arg}` must be a positive integer. Received: {arg}={value!r}"
+            )
+    if dim % num_heads or dim % 4:
+        raise ValueError(
+            "`dim` must be a multiple of `num_heads` and of 4 (sin-cos position "
+            f"embedding). Received: dim={dim}, num_heads={num_heads}"
+        )
     _common.check_min_size(
         name, input_shape, patch_size, f"one {patch_size}x{patch_size} patch"
     )
