@@ -292,3 +292,54 @@ def compare_networks(
             "of 4 or more (256 or more is usual)."
         )
     return CKAResult(cka.result(), names_a, names_b, cka.num_examples, cka.num_batches, skipped)
+
+
+# The column order of the paper's Table 5.
+PAIR_KINDS = ("Single vs Single", "TNA vs Single", "Base vs Twin", "DML A vs DML B")
+
+
+def table5_pairs(runs):
+    """The network pairs of the paper's Table 5, formed from training runs.
+
+    - "Single vs Single": the base networks of two single runs.
+    - "TNA vs Single": the base of a TNA run and that of a single run.
+    - "Base vs Twin": the base and twin of one TNA run.
+    - "DML A vs DML B": the two networks of one DML run.
+
+    Runs pair only across different seeds for the first two kinds: a TNA
+    base and a single base trained with the same seed may start from the same
+    weights, which would inflate their similarity.
+
+    Args:
+        runs: list of `keras_tna.analysis.Run` (see `find_runs`).
+
+    Returns:
+        dict `{kind: [(label, (run_a, "base"), (run_b, "base" or "twin")), ...]}`
+        with the kinds of `PAIR_KINDS` that have at least one pair.
+
+    Examples:
+
+    ```python
+    runs, _ = keras_tna.analysis.find_runs(["runs/table1/resnet18_tinyimagenet"])
+    pairs = keras_tna.analysis.cka.table5_pairs(runs)
+    ```
+    """
+    by_method = {}
+    for run in runs:
+        by_method.setdefault(run.method, []).append(run)
+    singles = by_method.get("single", [])
+    pairs = {kind: [] for kind in PAIR_KINDS}
+    for i, a in enumerate(singles):
+        for b in singles[i + 1 :]:
+            if a.seed != b.seed:
+                pairs["Single vs Single"].append((f"single s{a.seed} / single s{b.seed}", (a, "base"), (b, "base")))
+    for a in by_method.get("tna", []):
+        for b in singles:
+            if a.seed != b.seed:
+                pairs["TNA vs Single"].append((f"tna s{a.seed} / single s{b.seed}", (a, "base"), (b, "base")))
+        if a.twin_path is not None:
+            pairs["Base vs Twin"].append((f"tna s{a.seed} base / twin", (a, "base"), (a, "twin")))
+    for a in by_method.get("dml", []):
+        if a.twin_path is not None:
+            pairs["DML A vs DML B"].append((f"dml s{a.seed} A / B", (a, "base"), (a, "twin")))
+    return {kind: value for kind, value in pairs.items() if value}

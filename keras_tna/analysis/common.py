@@ -10,6 +10,7 @@ output dir that `apps/train.py` writes (`base.keras`, `twin.keras`,
 import json
 import os
 import pathlib
+import re
 
 import keras
 import numpy as np
@@ -406,6 +407,31 @@ class Run:
     def label(self):
         return f"{self.method}(seed={self.seed})"
 
+    @property
+    def status(self):
+        return self.results.get("status", "completed")
+
+    @property
+    def image_size(self):
+        """The `--image_size` the run was trained with (None: native size)."""
+        value = self.results.get("image_size", (self.results.get("flags") or {}).get("image_size"))
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            return None
+        return value if value > 0 else None
+
+    @property
+    def data_dir(self):
+        """The `--data_dir` the run was trained with, or None."""
+        value = (self.results.get("flags") or {}).get("data_dir")
+        return value or None
+
+    @property
+    def data_key(self):
+        """What two runs must share to be compared on one evaluation set."""
+        return (str(self.dataset), self.image_size)
+
     def load_base(self):
         return load_network(self.base_path)
 
@@ -471,12 +497,144 @@ def read_run(path):
     return Run(path, results)
 
 
+def find_runs(paths, skip_diverged=True):
+    """Reads the training runs under the given paths.
+
+    Args:
+        paths: str, path-like or list of them: run dirs, or dirs holding runs
+            (e.g. a sweep's `<output_dir>` with `<method>/seed_<n>/` inside),
+            searched recursively for `results.json`.
+        skip_diverged: bool, leave out runs whose status is "diverged"
+            (their weights hold non-finite values).
+
+    Returns:
+        A tuple `(runs, skipped)`: lists of `Run`, sorted by method and seed.
+
+    Raises:
+        FileNotFoundError: a path is missing or holds no finished run.
+
+    Examples:
+
+    ```python
+    runs, skipped = keras_tna.analysis.find_runs(["runs/table1/convnet_cifar10"])
+    ```
+    """
+    from keras_tna import reporting
+
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    runs = []
+    seen = set()
+    for results in reporting.collect(list(paths)):
+        path = pathlib.Path(results.pop("run_dir")).resolve()
+        if path in seen:
+            continue
+        seen.add(path)
+        runs.append(read_run(path))
+    skipped = [r for r in runs if skip_diverged and r.status == "diverged"]
+    runs = [r for r in runs if r not in skipped]
+    if not runs:
+        raise FileNotFoundError(
+            f"No usable run under {[str(p) for p in paths]}: all "
+            f"{len(skipped)} found diverged."
+        )
+    runs.sort(key=lambda r: (r.method, str(r.seed), str(r.path)))
+    return runs, skipped
+
+
 def check_same_dataset(runs):
-    """Raises ValueError unless all runs were trained on one dataset."""
-    datasets = sorted({str(r.dataset) for r in runs})
-    if len(datasets) > 1:
-        detail = ", ".join(f"{r.path}: {r.dataset}" for r in runs)
+    """Raises ValueError unless all runs were trained on one dataset (and size)."""
+    keys = sorted({r.data_key for r in runs}, key=str)
+    if len(keys) > 1:
+        detail = ", ".join(f"{r.path}: {r.dataset} (image_size={r.image_size})" for r in runs)
         raise ValueError(
-            f"The runs were trained on different datasets ({datasets}); "
+            f"The runs were trained on different datasets or image sizes ({keys}); "
             f"compare runs of one dataset at a time. Received: {detail}"
         )
+
+
+def load_run_dataset(run, batch_size=256, data_dir=None):
+    """The dataset a run was trained on, without augmentation.
+
+    Args:
+        run: `Run`.
+        batch_size: int.
+        data_dir: str or None; default: the run's own `--data_dir`.
+
+    Returns:
+        A `keras_tna.data.DatasetBundle` (`train` shuffled but not augmented,
+        `test`, `normalize`, `class_names`, ...).
+    """
+    from keras_tna import data
+
+    return data.load(
+        run.dataset,
+        batch_size=batch_size,
+        data_dir=data_dir or run.data_dir,
+        image_size=run.image_size,
+        augment=False,
+    )
+
+
+def check_network_fits(model, bundle, where=""):
+    """Raises ValueError unless `model` takes `bundle`'s images and classes."""
+    expected = tuple(model.inputs[0].shape[1:])
+    if tuple(bundle.input_shape) != expected:
+        raise ValueError(
+            f"Network {where or model.name!r} takes images of shape {expected} but "
+            f"the dataset {bundle.name!r} has {tuple(bundle.input_shape)} "
+            "(mismatched datasets)."
+        )
+    if num_classes(model) != bundle.num_classes:
+        raise ValueError(
+            f"Network {where or model.name!r} has {num_classes(model)} classes but "
+            f"the dataset {bundle.name!r} has {bundle.num_classes} (mismatched "
+            "class counts)."
+        )
+
+
+def take_examples(dataset, max_examples, batch_size):
+    """The first `max_examples` examples of a batched dataset (all if None)."""
+    if max_examples is None:
+        return dataset
+    return dataset.unbatch().take(max_examples).batch(batch_size)
+
+
+def block_label(name):
+    """Table label of a layer: "block_3" -> "Block 3", "logits" -> "FC"."""
+    if name == LOGITS:
+        return "FC"
+    match = re.fullmatch(r"block_(\d+)", name)
+    return f"Block {match.group(1)}" if match else name
+
+
+def mean_std(values):
+    """`(mean, sample std)` of a list (std 0 for one value)."""
+    values = np.asarray(values, np.float64)
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return float(np.mean(values)), std
+
+
+def format_mean_std(values, digits=4, scale=1.0, suffix=""):
+    """"0.9798 ± 0.0132 (n=3)" (or without the std for one value)."""
+    mean, std = mean_std(np.asarray(values, np.float64) * scale)
+    if len(values) > 1:
+        return f"{mean:.{digits}f} ± {std:.{digits}f}{suffix} (n={len(values)})"
+    return f"{mean:.{digits}f}{suffix} (n=1)"
+
+
+def markdown_table(header, rows):
+    """A GitHub markdown table as a string."""
+    lines = [
+        "| " + " | ".join(str(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def method_label(method):
+    """Display name of a training method ("tna" -> "TNA")."""
+    from keras_tna import reporting
+
+    return reporting.METHOD_LABELS.get(method, method)

@@ -1,0 +1,65 @@
+"""Flags and output helpers shared by apps/cka.py, apps/probes.py, apps/robustness.py.
+
+Library code never reads these flags; the apps pass plain values to
+`keras_tna.analysis`.
+"""
+
+import json
+import os
+import pathlib
+import shlex
+import sys
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_list(
+    "runs",
+    None,
+    "Training output dirs of apps/train.py (each with results.json and "
+    "base.keras), or dirs holding them (a sweep's --output_dir), comma-separated.",
+)
+flags.DEFINE_string(
+    "output_dir", None, "Where to write the markdown table, JSON and PNG plots."
+)
+flags.DEFINE_list(
+    "layers",
+    None,
+    "Layers to analyse; default: the network's blocks (keras_tna.models."
+    "block_names). Needed for networks without block_1, block_2, ... layers.",
+)
+flags.DEFINE_integer("batch_size", 256, "Evaluation batch size.", lower_bound=4)
+flags.DEFINE_integer(
+    "max_examples",
+    None,
+    "Use only the first examples of the test set (quick looks); default: all.",
+    lower_bound=4,
+)
+flags.DEFINE_string(
+    "data_dir", None, "TFDS data dir; default: the one each run was trained with."
+)
+flags.mark_flags_as_required(["runs", "output_dir"])
+
+
+def command_line():
+    """The command that is running, for the reports."""
+    script = os.path.relpath(sys.argv[0]) if os.path.exists(sys.argv[0]) else sys.argv[0]
+    return "python " + " ".join(shlex.quote(a) for a in [script] + sys.argv[1:])
+
+
+def write_outputs(output_dir, name, markdown, data):
+    """Writes `<name>.md` and `<name>.json` into `output_dir`; returns the paths."""
+    out = pathlib.Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / f"{name}.md"
+    md.write_text(markdown + "\n")
+    js = out / f"{name}.json"
+    js.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return md, js
+
+
+def skipped_note(skipped):
+    if not skipped:
+        return ""
+    return "Left out (diverged): " + ", ".join(str(r.path) for r in skipped) + "\n\n"
