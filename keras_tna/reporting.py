@@ -291,9 +291,7 @@ def comparison_table(results):
 
 def ensemble_table(results):
     """The paper's Table 3 format: base, twin and ensemble accuracy per variant."""
-    twin_results = [r for r in results if r.get("twin_model") or r["method"] != "single"]
-    twin_results = [r for r in twin_results if r["method"] != "single"]
-    if not twin_results:
+    if all(r["method"] == "single" for r in results):
         return None
     metrics = ("base_accuracy", "twin_accuracy", "ensemble_accuracy")
     grouped = {m: group(results, m) for m in metrics}
@@ -311,7 +309,7 @@ def ensemble_table(results):
                     row.append(stats.cell() if metric == "base_accuracy" else "")
                     continue
                 row.append(stats.cell() if stats is not None else "")
-                if stats is not None and stats.n:
+                if stats is not None and stats.n and metric != "base_accuracy":
                     records.append(
                         _record(setting, label, metric, stats, math.nan, math.nan)
                     )

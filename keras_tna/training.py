@@ -432,6 +432,51 @@ def make_strategy(name="default", tpu_address=None):
     return tf.distribute.TPUStrategy(resolver)
 
 
+def learning_rate_schedule(
+    learning_rate, steps_per_epoch, epochs, schedule="cosine", warmup_epochs=0.0
+):
+    """The learning rate of a run: cosine or constant, after a linear warm-up.
+
+    The cosine schedule decays from `learning_rate` to 0 over the training
+    steps that follow a linear warm-up from 0 over `warmup_epochs`.
+
+    Args:
+        learning_rate: float. Peak learning rate.
+        steps_per_epoch: int. Optimizer steps per epoch.
+        epochs: int. Training epochs.
+        schedule: str. `"cosine"` or `"constant"`.
+        warmup_epochs: float. Length of the linear warm-up.
+
+    Returns:
+        A `keras.optimizers.schedules.LearningRateSchedule`, or a float.
+
+    Examples:
+
+    >>> rate = learning_rate_schedule(0.1, steps_per_epoch=10, epochs=2)
+    >>> round(float(rate(10)), 4)  # half-way: cos(pi / 2)
+    0.05
+    """
+    _check_choice("schedule", schedule, SCHEDULES)
+    total = int(steps_per_epoch) * int(epochs)
+    warmup = int(round(warmup_epochs * steps_per_epoch))
+    if schedule == "cosine":
+        if warmup:
+            return keras.optimizers.schedules.CosineDecay(
+                0.0,
+                decay_steps=max(1, total - warmup),
+                warmup_target=learning_rate,
+                warmup_steps=warmup,
+            )
+        return keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=max(1, total)
+        )
+    if warmup:
+        return keras.optimizers.schedules.PolynomialDecay(
+            0.0, warmup, end_learning_rate=learning_rate, power=1.0
+        )
+    return learning_rate
+
+
 def make_optimizer(
     name,
     learning_rate,
@@ -443,10 +488,7 @@ def make_optimizer(
     nesterov=False,
     weight_decay=0.0,
 ):
-    """Returns the optimizer of a run, with its learning-rate schedule.
-
-    The cosine schedule decays from `learning_rate` to 0 over all training
-    steps after a linear warm-up from 0 over `warmup_epochs`.
+    """Returns the optimizer of a run, with its `learning_rate_schedule`.
 
     Args:
         name: str. `"sgd"`, `"adam"` or `"adamw"`.
@@ -466,31 +508,13 @@ def make_optimizer(
     Examples:
 
     >>> opt = make_optimizer("sgd", 0.1, steps_per_epoch=10, epochs=2)
-    >>> round(float(opt.learning_rate), 4)  # before the first step
-    0.1
+    >>> type(opt).__name__
+    'SGD'
     """
     _check_choice("optimizer", name, OPTIMIZERS)
-    _check_choice("schedule", schedule, SCHEDULES)
-    total = int(steps_per_epoch) * int(epochs)
-    warmup = int(round(warmup_epochs * steps_per_epoch))
-    if schedule == "cosine":
-        if warmup:
-            rate = keras.optimizers.schedules.CosineDecay(
-                0.0,
-                decay_steps=max(1, total - warmup),
-                warmup_target=learning_rate,
-                warmup_steps=warmup,
-            )
-        else:
-            rate = keras.optimizers.schedules.CosineDecay(
-                learning_rate, decay_steps=max(1, total)
-            )
-    elif warmup:
-        rate = keras.optimizers.schedules.PolynomialDecay(
-            0.0, warmup, end_learning_rate=learning_rate, power=1.0
-        )
-    else:
-        rate = learning_rate
+    rate = learning_rate_schedule(
+        learning_rate, steps_per_epoch, epochs, schedule, warmup_epochs
+    )
     if name == "sgd":
         return keras.optimizers.SGD(rate, momentum=momentum, nesterov=nesterov)
     if name == "adam":
@@ -1134,7 +1158,7 @@ def sweep_configs(config, methods, seeds, alphas=None, matching_start_epochs=Non
     Every method runs with every seed; `alphas` and `matching_start_epochs`
     apply to the methods that read them (a `"single"` run is never repeated
     per alpha). Run `r` of seed `s` goes to `<output_dir>/<r>/seed_<s>`, with
-    `r` from `run_name`.
+    `r` from `run_name`. The runs are ordered seed by seed.
 
     Args:
         config: `TrainConfig`. The shared settings.
@@ -1153,7 +1177,7 @@ def sweep_configs(config, methods, seeds, alphas=None, matching_start_epochs=Non
         )
     for method in methods:
         _check_choice("method", method, sorted(METHODS))
-    configs = []
+    variants = []
     for method in methods:
         spec = METHODS[method]
         method_alphas = alphas if alphas and "alpha" in spec.uses else [None]
@@ -1162,22 +1186,23 @@ def sweep_configs(config, methods, seeds, alphas=None, matching_start_epochs=Non
             if matching_start_epochs and "matching_start_epoch" in spec.uses
             else [None]
         )
-        for alpha in method_alphas:
-            for start in starts:
-                name = run_name(method, alpha, start)
-                for seed in seeds:
-                    changes = {
-                        "method": method,
-                        "seed": int(seed),
-                        "output_dir": os.path.join(
-                            config.output_dir, name, f"seed_{seed}"
-                        ),
-                    }
-                    if alpha is not None:
-                        changes["alpha"] = float(alpha)
-                    if start is not None:
-                        changes["matching_start_epoch"] = int(start)
-                    configs.append(config.replace(**changes))
+        variants += [(method, a, k) for a in method_alphas for k in starts]
+    configs = []
+    # Seeds outermost: a sweep cut short still holds complete comparisons.
+    for seed in seeds:
+        for method, alpha, start in variants:
+            changes = {
+                "method": method,
+                "seed": int(seed),
+                "output_dir": os.path.join(
+                    config.output_dir, run_name(method, alpha, start), f"seed_{seed}"
+                ),
+            }
+            if alpha is not None:
+                changes["alpha"] = float(alpha)
+            if start is not None:
+                changes["matching_start_epoch"] = int(start)
+            configs.append(config.replace(**changes))
     return configs
 
 
