@@ -170,8 +170,9 @@ def _cifar_resnet_count(stage_blocks, block_type, num_classes, width=1):
 
     params, bn = conv(3, 3, 64 * width), 64 * width
     channels = 64 * width
+    filters_per_stage = (64 * width, 128 * width, 256 * width, 512 * width)
     for filters, blocks, stride in zip(
-        (64 * width, 128 * width, 256 * width, 512 * width), stage_blocks, (1, 2, 2, 2)
+        filters_per_stage, stage_blocks, (1, 2, 2, 2), strict=True
     ):
         for s in [stride] + [1] * (blocks - 1):
             if block_type == "basic":
@@ -257,7 +258,7 @@ def test_feature_model_runs(name, input_shape, kwargs):
     names = models.block_names(model) + ["logits"]
     features = keras.Model(model.input, [model.get_layer(n).output for n in names])
     outputs = features(_images(input_shape, batch=3), training=False)
-    for name_, out in zip(names, outputs):
+    for name_, out in zip(names, outputs, strict=True):
         assert out.shape[1:] == model.get_layer(name_).output.shape[1:]
         assert np.isfinite(np.asarray(out)).all()
     np.testing.assert_allclose(
@@ -291,12 +292,14 @@ def test_seeds(name, input_shape, kwargs):
     a = models.build(name, 10, input_shape, seed=1, **kwargs)
     b = models.build(name, 10, input_shape, seed=1, **kwargs)
     c = models.build(name, 10, input_shape, seed=2, **kwargs)
-    for wa, wb in zip(a.weights, b.weights):
+    for wa, wb in zip(a.weights, b.weights, strict=True):
         np.testing.assert_array_equal(wa.numpy(), wb.numpy(), err_msg=wa.path)
     # Every randomly initialised kernel differs between seeds (ViT's head
     # starts at zero in both, as in big_vision).
     random_kernels = [
-        (ka, kc) for ka, kc in zip(_kernels(a), _kernels(c)) if np.any(ka.numpy())
+        (ka, kc)
+        for ka, kc in zip(_kernels(a), _kernels(c), strict=True)
+        if np.any(ka.numpy())
     ]
     assert len(random_kernels) >= len(_kernels(a)) - 1
     for ka, kc in random_kernels:
@@ -327,7 +330,9 @@ def test_kernel_initializer():
     init = keras.initializers.HeNormal(seed=7)
     a = models.build("convnet", 10, (32, 32, 3), kernel_initializer=init, seed=1)
     b = models.build("convnet", 10, (32, 32, 3), kernel_initializer=init, seed=2)
-    assert not np.array_equal(a.get_layer("block_1").kernel, b.get_layer("block_1").kernel)
+    assert not np.array_equal(
+        a.get_layer("block_1").kernel.numpy(), b.get_layer("block_1").kernel.numpy()
+    )
 
 
 def test_convnet_step_loss_matches_numpy():
@@ -370,7 +375,7 @@ def test_trains_a_step(name, input_shape, kwargs):
     )
     first = model.train_on_batch(x, y)
     changed = [
-        w.path for b, w in zip(before, model.trainable_weights)
+        w.path for b, w in zip(before, model.trainable_weights, strict=True)
         if not np.array_equal(b, w.numpy())
     ]
     if name == "vit":
@@ -494,13 +499,14 @@ def test_sincos_position_embedding_formula():
 
 def test_block_names_of_other_models():
     inputs = keras.Input((4,))
-    x = keras.layers.Dense(3, name="block_2")(keras.layers.Dense(3, name="block_1")(inputs))
+    x = keras.layers.Dense(3, name="block_1")(inputs)
+    x = keras.layers.Dense(3, name="block_2")(x)
     x = keras.layers.Dense(3, name="block_10")(x)
     with pytest.raises(ValueError, match=r"numbered \[1, 2, 10\]"):
         models.block_names(keras.Model(inputs, x))
-    ok = keras.Model(inputs, keras.layers.Dense(2, name="logits")(
-        keras.layers.Dense(3, name="block_2")(keras.layers.Dense(3, name="block_1")(inputs))
-    ))
+    x = keras.layers.Dense(3, name="block_1")(inputs)
+    x = keras.layers.Dense(3, name="block_2")(x)
+    ok = keras.Model(inputs, keras.layers.Dense(2, name="logits")(x))
     assert models.block_names(ok) == ["block_1", "block_2"]
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="no layers named block_1"):
@@ -509,39 +515,55 @@ def test_block_names_of_other_models():
         models.block_names("resnet18")
 
 
+CIFAR = (32, 32, 3)
+CV = "keras_cv:ResNetBackbone"
+
+
 @pytest.mark.parametrize(
     "args,kwargs,error,match",
     [
-        (("resnet19", 10, (32, 32, 3)), {}, ValueError, r"Unknown network 'resnet19'.*'resnet18'"),
-        ((None, 10, (32, 32, 3)), {}, TypeError, "must be a str"),
-        (("resnet18", 1, (32, 32, 3)), {}, ValueError, r"num_classes.*Received: num_classes=1"),
-        (("resnet18", 10.0, (32, 32, 3)), {}, ValueError, "num_classes"),
-        (("resnet18", True, (32, 32, 3)), {}, ValueError, "num_classes"),
+        (("resnet19", 10, CIFAR), {}, ValueError,
+         r"Unknown network 'resnet19'.*'resnet18'"),
+        ((None, 10, CIFAR), {}, TypeError, "must be a str"),
+        (("resnet18", 1, CIFAR), {}, ValueError,
+         r"num_classes.*Received: num_classes=1"),
+        (("resnet18", 10.0, CIFAR), {}, ValueError, "num_classes"),
+        (("resnet18", True, CIFAR), {}, ValueError, "num_classes"),
         (("resnet18", 10, (32, 32)), {}, ValueError, r"input_shape.*\(32, 32\)"),
         (("resnet18", 10, (None, 32, 3)), {}, ValueError, "input_shape"),
         (("resnet18", 10, (0, 32, 3)), {}, ValueError, "input_shape"),
         (("resnet18", 10, 32), {}, ValueError, "input_shape"),
-        (("convnet", 10, (16, 16, 3)), {}, ValueError, r"at least 22x22.*\(16, 16, 3\)"),
+        (("convnet", 10, (16, 16, 3)), {}, ValueError,
+         r"at least 22x22.*\(16, 16, 3\)"),
         (("convnet", 10, (8, 8, 1)), {}, ValueError, "image_size"),
         (("resnet18", 10, (4, 4, 3)), {}, ValueError, "at least 8x8"),
         (("mobilenetv2", 10, (4, 32, 3)), {}, ValueError, "at least 8x8"),
         (("vit_s16", 10, (8, 8, 3)), {}, ValueError, "at least 16x16"),
-        (("vit", 10, (32, 32, 3)), {"dim": 100, "num_heads": 6}, ValueError, "multiple of `num_heads`"),
-        (("vit", 10, (32, 32, 3)), {"depth": 0}, ValueError, "depth=0"),
-        (("imagenet_resnet50", 10, (16, 16, 3)), {}, ValueError, "at least 32x32"),
-        (("wide_resnet18", 10, (32, 32, 3)), {"width": 0}, ValueError, "width=0"),
-        (("wide_resnet18", 10, (32, 32, 3)), {"width": 1.5}, ValueError, "width=1.5"),
-        (("wide_resnet18", 10, (32, 32, 3)), {"width": "2"}, ValueError, "width='2'"),
-        (("wide_resnet18", 10, (32, 32, 3)), {}, TypeError, r"needs.*\['width'\]"),
-        (("resnet18", 10, (32, 32, 3)), {"width": 2}, TypeError, r"does not take \['width'\]"),
-        (("resnet18", 10, (32, 32, 3)), {"seed": "0"}, TypeError, "seed"),
-        (("resnet18", 10, (32, 32, 3)), {"weight_decay": -1}, ValueError, "weight_decay=-1"),
-        (("convnet", 10, (32, 32, 3)), {"kernel_initializer": "nope"}, ValueError, "kernel_initializer='nope'"),
-        (("keras_cv:ResNet18Backbone", 10, (32, 32, 3)), {}, ValueError, "preset alias"),
-        (("keras_cv:Nope", 10, (32, 32, 3)), {}, ValueError, r"not a keras-cv backbone.*ResNetBackbone"),
-        (("keras_cv:ResNetBackbone", 10, (32, 32, 3)), {"preset": "resnet50"}, ValueError, "offline"),
-        (("keras_cv:ResNetBackbone", 10, (32, 32, 3)), {"stackwise_filters": [64]}, TypeError, "could not be built"),
-        (("keras_cv:ResNetBackbone", 10, (32, 32, 3)), {**KERAS_CV_SMALL, "kernel_initializer": "zeros"}, ValueError, "kernel_initializer"),
+        (("vit", 10, CIFAR), {"dim": 100, "num_heads": 6}, ValueError,
+         "multiple of `num_heads`"),
+        (("vit", 10, CIFAR), {"depth": 0}, ValueError, "depth=0"),
+        (("imagenet_resnet50", 10, (16, 16, 3)), {}, ValueError,
+         "at least 32x32"),
+        (("wide_resnet18", 10, CIFAR), {"width": 0}, ValueError, "width=0"),
+        (("wide_resnet18", 10, CIFAR), {"width": 1.5}, ValueError, "width=1.5"),
+        (("wide_resnet18", 10, CIFAR), {"width": "2"}, ValueError, "width='2'"),
+        (("wide_resnet18", 10, CIFAR), {}, TypeError, r"needs.*\['width'\]"),
+        (("resnet18", 10, CIFAR), {"width": 2}, TypeError,
+         r"does not take \['width'\]"),
+        (("resnet18", 10, CIFAR), {"seed": "0"}, TypeError, "seed"),
+        (("resnet18", 10, CIFAR), {"weight_decay": -1}, ValueError,
+         "weight_decay=-1"),
+        (("convnet", 10, CIFAR), {"kernel_initializer": "nope"}, ValueError,
+         "kernel_initializer='nope'"),
+        (("keras_cv:ResNet18Backbone", 10, CIFAR), {}, ValueError,
+         "preset alias"),
+        (("keras_cv:Nope", 10, CIFAR), {}, ValueError,
+         r"not a keras-cv backbone.*ResNetBackbone"),
+        ((CV, 10, CIFAR), {"preset": "resnet50"}, ValueError, "offline"),
+        ((CV, 10, CIFAR), {"stackwise_filters": [64]}, TypeError,
+         "could not be built"),
+        ((CV, 10, CIFAR), {**KERAS_CV_SMALL, "kernel_initializer": "zeros"},
+         ValueError, "kernel_initializer"),
     ],
 )
 def test_bad_input_raises_clear_errors(args, kwargs, error, match):

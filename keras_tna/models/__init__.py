@@ -10,21 +10,23 @@ import re
 
 import keras
 
-from keras_tna.models import _common
-from keras_tna.models import layers
+from keras_tna.models import _common, layers
 from keras_tna.models.convnet import convnet
-from keras_tna.models.keras_cv_backbones import KERAS_CV_PREFIX
-from keras_tna.models.keras_cv_backbones import classifier_on_backbone
-from keras_tna.models.keras_cv_backbones import imagenet_resnet50
+from keras_tna.models.keras_cv_backbones import (
+    KERAS_CV_PREFIX,
+    classifier_on_backbone,
+    imagenet_resnet50,
+)
 from keras_tna.models.mobilenetv2 import mobilenetv2
-from keras_tna.models.resnet import resnet18
-from keras_tna.models.resnet import resnet34
-from keras_tna.models.resnet import resnet50
-from keras_tna.models.resnet import wide_resnet18
-from keras_tna.models.resnet import wide_resnet18_2x
-from keras_tna.models.resnet import wide_resnet18_4x
-from keras_tna.models.vit import vision_transformer
-from keras_tna.models.vit import vit_s16
+from keras_tna.models.resnet import (
+    resnet18,
+    resnet34,
+    resnet50,
+    wide_resnet18,
+    wide_resnet18_2x,
+    wide_resnet18_4x,
+)
+from keras_tna.models.vit import vision_transformer, vit_s16
 
 # The one mapping from network names to builders.
 REGISTRY = {
@@ -66,7 +68,9 @@ def _builder(name):
         class_name = name[len(KERAS_CV_PREFIX):]
 
         def build_keras_cv(num_classes, input_shape, **kwargs):
-            return classifier_on_backbone(class_name, num_classes, input_shape, **kwargs)
+            return classifier_on_backbone(
+                class_name, num_classes, input_shape, **kwargs
+            )
 
         return build_keras_cv
     if name not in REGISTRY:

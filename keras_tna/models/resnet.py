@@ -106,7 +106,8 @@ def cifar_resnet(
     x = settings.batch_norm("stem_bn")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
     block = 0
-    for filters, stride, blocks in zip(_STAGE_FILTERS, _STAGE_STRIDES, stage_blocks):
+    stages = zip(_STAGE_FILTERS, _STAGE_STRIDES, stage_blocks, strict=True)
+    for filters, stride, blocks in stages:
         for i in range(blocks):
             block += 1
             x = block_fn(
