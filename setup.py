@@ -38,7 +38,6 @@ setup(
     ],
     extras_require={
         "corruptions": ["imagecorruptions-imaug>=1.1.5,<1.2"],
-        "vit": ["keras-hub>=0.20,<0.33"],
         "test": [
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",

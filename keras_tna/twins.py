@@ -1,9 +1,8 @@
 """Building twins: copies of a base network with chosen layers re-initialised."""
 
-import zlib
-
 import keras
-import numpy as np
+
+from keras_tna.models._common import seed_scope
 
 
 def make_twin(base, reinit="all", seed=None, name=None):
@@ -14,15 +13,18 @@ def make_twin(base, reinit="all", seed=None, name=None):
     re-initialisation test of sec. 4.2: the twin starts with the base's
     weights except in the listed layers, which are drawn afresh.
 
-    Initializer seeds in the layers' configs are replaced by seeds derived from
-    `seed` and the layer name, so a seeded base still gets a different twin.
+    Initializer seeds in the layers' configs are cleared and the clone is built
+    inside `seed_scope(seed)`, so every initializer (sub-layers included, e.g.
+    the query, key and value projections of attention) draws its own seed from
+    `seed`: a seeded base still gets a different twin, and equal seeds give
+    equal twins.
 
     Args:
         base: keras.Model. A functional or sequential keras model.
         reinit: str or list of str. `"all"`, or the names of the layers to
             re-initialise (every other weight is copied from `base`).
-        seed: int or None. Seed for the re-initialised weights; `None` draws a
-            random one.
+        seed: int or None. Seed for the re-initialised weights; `None` gives
+            a different twin on every call.
         name: str or None. Name of the twin; defaults to `base.name + "_twin"`.
 
     Returns:
@@ -59,15 +61,14 @@ def make_twin(base, reinit="all", seed=None, name=None):
                 f"Layers {unknown} are not in {base.name!r}; its layers are "
                 f"{layer_names}. Received: reinit={list(reinit)!r}"
             )
-    if seed is None:
-        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
 
     def clone_layer(layer):
         config = layer.get_config()
-        _reseed(config, seed + zlib.crc32(layer.name.encode()) % 100003)
+        _clear_seeds(config)
         return layer.__class__.from_config(config)
 
-    twin = keras.models.clone_model(base, clone_function=clone_layer)
+    with seed_scope(seed):
+        twin = keras.models.clone_model(base, clone_function=clone_layer)
     twin.name = name or f"{base.name}_twin"
     for layer in base.layers:
         if layer.name not in targets:
@@ -75,10 +76,10 @@ def make_twin(base, reinit="all", seed=None, name=None):
     return twin
 
 
-def _reseed(config, seed):
-    """Replaces the seed of every initializer in a layer config, in place."""
+def _clear_seeds(config):
+    """Clears the seed of every initializer in a layer config, in place."""
     for key, value in config.items():
         if key.endswith("_initializer") and isinstance(value, dict):
             inner = value.get("config") or {}
             if "seed" in inner:  # random initializers only (not Zeros, Ones...)
-                inner["seed"] = seed
+                inner["seed"] = None

@@ -432,6 +432,9 @@ def test_make_twin_all_and_progressive_reinit():
     assert not np.allclose(partial.get_layer("hidden").get_weights()[0],
                            base.get_layer("hidden").get_weights()[0])
     TwinModel(base, partial)  # separate weights: accepted
+    again = make_twin(base, reinit=["hidden"], seed=3)
+    for a, b in zip(partial.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)  # equal seeds, equal twins
     with pytest.raises(ValueError, match="not in"):
         make_twin(base, reinit=["nope"])
 
@@ -508,3 +511,18 @@ def test_custom_matching_loss_object_round_trips_through_keras_file(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert isinstance(loaded.matching_loss_fn, MutualKL)
     assert loaded.matching_loss_fn.temperature == 4.0
+
+
+def test_make_twin_gives_attention_projections_their_own_weights():
+    inputs = keras.Input((4, 8))
+    outputs = keras.layers.MultiHeadAttention(
+        num_heads=2, key_dim=4, name="mha",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=1),
+    )(inputs, inputs)
+    base = keras.Model(inputs, outputs)
+    twin = make_twin(base, seed=3)
+    mha = twin.get_layer("mha")
+    q, k, v = (mha._query_dense.kernel.numpy(), mha._key_dense.kernel.numpy(),
+               mha._value_dense.kernel.numpy())
+    assert not np.allclose(q, k) and not np.allclose(k, v)
+    assert not np.allclose(q, base.get_layer("mha")._query_dense.kernel.numpy())
