@@ -151,7 +151,12 @@ flags.DEFINE_enum(
     "tf.distribute strategy: default (one device), mirrored (all local GPUs), "
     "multi_worker (TF_CONFIG), tpu (--tpu_address).",
 )
-flags.DEFINE_string("tpu_address", None, "TPU name or address for --strategy=tpu.")
+flags.DEFINE_string(
+    "tpu_address",
+    None,
+    "--strategy=tpu: local (a TPU VM; the default), a Cloud TPU name or "
+    "grpc://host:port.",
+)
 flags.DEFINE_enum(
     "mixed_precision",
     _DEFAULTS.mixed_precision,
@@ -283,14 +288,6 @@ def _check_warmup(values):
 def _check_frozen_twin(values):
     methods = values["methods"] or [values["method"]]
     return "frozen_twin" not in methods or bool(values["twin_checkpoint"])
-
-
-@flags.multi_flags_validator(
-    ["strategy", "tpu_address"],
-    message="--strategy=tpu needs --tpu_address (e.g. local on a TPU VM).",
-)
-def _check_tpu(values):
-    return values["strategy"] != "tpu" or bool(values["tpu_address"])
 
 
 # ---------------------------------------------------------------- to plain values

@@ -30,6 +30,9 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from keras_tna import distribute
 
 # Settings that say where or how verbosely a run executes, not what it
 # computes: they may differ when a run is resumed or repeated.
@@ -115,7 +118,7 @@ _METHOD_ONLY_FIELDS = sorted({f for m in METHODS.values() for f in m.uses})
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant")
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+STRATEGIES = tuple(distribute.available())
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "true", "false")
 
@@ -164,7 +167,8 @@ class TrainConfig:
         seed: int. Seeds data order, augmentation and the base's weights (the
             twin uses `seed + 1000`).
         output_dir: str. The run's directory.
-        strategy: str. `"default"`, `"mirrored"`, `"multi_worker"` or `"tpu"`.
+        strategy: str. A `keras_tna.distribute.available()` name:
+            `"default"`, `"mirrored"`, `"multi_worker"` or `"tpu"`.
         tpu_address: str or None. TPU name or address for `strategy="tpu"`.
         mixed_precision: str. `"float32"`, `"mixed_float16"` or
             `"mixed_bfloat16"`.
@@ -270,12 +274,6 @@ class TrainConfig:
                     f"Received: {field}={name!r}"
                 )
         data_registry.resolve(self.dataset)
-        if self.strategy == "tpu" and not self.tpu_address:
-            raise ValueError(
-                "strategy='tpu' needs the TPU's name or address in "
-                "`tpu_address` (e.g. 'local' on a TPU VM). Received: "
-                "tpu_address=None"
-            )
         if METHODS[self.method].freeze_twin:
             check_twin_checkpoint(self.twin_checkpoint)
         return self
@@ -400,38 +398,6 @@ def _flag_string(value):
 
 
 # ---------------------------------------------------------------------- pieces
-def make_strategy(name="default", tpu_address=None):
-    """Returns the `tf.distribute.Strategy` for a strategy name.
-
-    Args:
-        name: str. `"default"` (the current/no strategy), `"mirrored"` (all
-            local GPUs, or the CPU), `"multi_worker"` (reads `TF_CONFIG`) or
-            `"tpu"`.
-        tpu_address: str or None. The TPU for `"tpu"`.
-
-    Returns:
-        A `tf.distribute.Strategy`.
-
-    Examples:
-
-    >>> make_strategy("default").num_replicas_in_sync
-    1
-    """
-    import tensorflow as tf
-
-    _check_choice("strategy", name, STRATEGIES)
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address)
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
-
-
 def learning_rate_schedule(
     learning_rate, steps_per_epoch, epochs, schedule="cosine", warmup_epochs=0.0
 ):
@@ -536,19 +502,22 @@ class _PrecisionPolicy:
         keras.config.set_dtype_policy(self.previous)
 
 
-class _BackupKeepingLastGood(keras.callbacks.BackupAndRestore):
+class _BackupKeepingLastGood(distribute.BackupAndRestore):
     """`BackupAndRestore` that never saves a diverged state and keeps its backup.
 
     Its backup (weights, both optimizers, epoch counter) is the run's last
-    good checkpoint; the accumulated training time is stored beside it.
+    good checkpoint; the finished epochs and the accumulated training time
+    are stored beside it in `progress.json`. Only the chief writes (see
+    `keras_tna.distribute.BackupAndRestore`).
     """
 
-    def __init__(self, backup_dir, guard, clock):
-        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+    def __init__(self, backup_dir, strategy, guard, clock):
+        super().__init__(
+            backup_dir, strategy, save_freq="epoch", delete_checkpoint=False
+        )
         self.guard = guard
         self.clock = clock
         self.progress_path = os.path.join(backup_dir, "progress.json")
-        self.resumed_from = 0
         self.previous_wall_time = 0.0
 
     def on_train_begin(self, logs=None):
@@ -556,11 +525,10 @@ class _BackupKeepingLastGood(keras.callbacks.BackupAndRestore):
         if os.path.isfile(self.progress_path):
             with open(self.progress_path) as f:
                 progress = json.load(f)
-            self.resumed_from = progress["epoch"]
             self.previous_wall_time = progress["wall_time_s"]
-            self._current_epoch = self.resumed_from
+            self._current_epoch = progress["epoch"]
             print(
-                f"Resuming from the checkpoint after epoch {self.resumed_from} "
+                f"Resuming from the checkpoint after epoch {progress['epoch']} "
                 f"in {self.backup_dir}",
                 flush=True,
             )
@@ -572,10 +540,9 @@ class _BackupKeepingLastGood(keras.callbacks.BackupAndRestore):
         ):
             return
         super().on_epoch_end(epoch, logs)
-        with open(self.progress_path, "w") as f:
-            json.dump(
-                {"epoch": epoch + 1, "wall_time_s": self.wall_time()}, f
-            )
+        if self.is_chief:
+            with open(self.progress_path, "w") as f:
+                json.dump({"epoch": epoch + 1, "wall_time_s": self.wall_time()}, f)
 
     def wall_time(self):
         return self.previous_wall_time + (time.time() - self.clock)
@@ -692,22 +659,28 @@ def check_run_dir(config):
     return "resume"
 
 
-def _prepare_run_dir(config):
+def _run_dir_status(config):
+    """`check_run_dir`, except that `overwrite` makes a previous run "new"."""
     out = pathlib.Path(config.output_dir)
     if config.overwrite and (out / "flags.txt").is_file():
+        return "new"
+    return check_run_dir(config)
+
+
+def _start_run_dir(config, status):
+    """Deletes an overwritten run, creates the directory and its flags.txt."""
+    out = pathlib.Path(config.output_dir)
+    if status != "new":
+        return
+    if config.overwrite and (out / "flags.txt").is_file():
         shutil.rmtree(out)
-    status = check_run_dir(config)
-    if status == "new":
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "flags.txt").write_text(config.to_flagfile())
-    return status
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "flags.txt").write_text(config.to_flagfile())
 
 
 # ---------------------------------------------------------------------- train
 def versions():
     """Versions of Python, TensorFlow, Keras, numpy and keras_tna."""
-    import tensorflow as tf
-
     import keras_tna
 
     return {
@@ -767,8 +740,6 @@ def _count_params(model):
 
 
 def _num_steps(dataset, num_examples, batch_size):
-    import tensorflow as tf
-
     steps = int(dataset.cardinality())
     if steps < 0:  # unknown or infinite
         steps = math.ceil(num_examples / batch_size)
@@ -782,8 +753,6 @@ def _num_steps(dataset, num_examples, batch_size):
 
 
 def _device_line(strategy):
-    import tensorflow as tf
-
     gpus = tf.config.list_logical_devices("GPU")
     tpus = tf.config.list_logical_devices("TPU")
     if tpus:
@@ -823,20 +792,13 @@ def train(config, callbacks=None):
     >>> results["status"]  # doctest: +SKIP
     'completed'
     """
-    import tensorflow as tf
-
-    from keras_tna import TwinModel
-    from keras_tna import data as tna_data
-    from keras_tna import models as tna_models
-    from keras_tna.callbacks import DivergenceGuard
-
     if not isinstance(config, TrainConfig):
         raise TypeError(
             f"`config` must be a TrainConfig. Received: {type(config).__name__}"
         )
     config.validate()
     out = pathlib.Path(config.output_dir)
-    status = _prepare_run_dir(config)
+    status = _run_dir_status(config)
     if status == "done":
         results = json.loads((out / "results.json").read_text())
         print(
@@ -846,184 +808,232 @@ def train(config, callbacks=None):
         )
         return results
     clock = time.time()
-    method = config.method_spec
-    epochs = min(config.epochs, SMOKE_EPOCHS) if config.smoke else config.epochs
-    batch_size = (
-        min(config.batch_size, SMOKE_BATCH_SIZE) if config.smoke else config.batch_size
-    )
-    matching_start = (
-        min(config.matching_start_epoch, epochs - 1)
-        if config.smoke
-        else config.matching_start_epoch
-    )
+    strategy = distribute.make_strategy(config.strategy, config.tpu_address)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = make_strategy(config.strategy, config.tpu_address)
+    plan = _Plan(config)
+    distribute.check_global_batch(plan.batch_size, strategy)
+    jit_compile = distribute.check_jit_compile(config.jit_compile, strategy)
+    _start_run_dir(config, status)
     with _PrecisionPolicy(config.mixed_precision):
-        bundle = tna_data.load(
-            config.dataset,
-            batch_size=batch_size,
-            data_dir=config.data_dir,
-            seed=config.seed,
-            augment=config.augment,
-            image_size=config.image_size,
-        )
-        train_data, test_data = bundle.train, bundle.test
-        if config.smoke:
-            train_data = train_data.take(SMOKE_STEPS)
-            test_data = test_data.take(SMOKE_STEPS)
-        steps_per_epoch = _num_steps(train_data, bundle.num_train, batch_size)
-        model_decay = 0.0 if config.optimizer == "adamw" else config.weight_decay
+        bundle, train_data, test_data, steps = _load_data(config, plan, strategy)
         with strategy.scope():
-            base = tna_models.build(
-                config.model,
-                bundle.num_classes,
-                bundle.input_shape,
-                seed=config.seed,
-                weight_decay=model_decay,
+            model, base, twin = _build_and_compile(
+                config, plan, bundle, steps, jit_compile
             )
-            twin = (
-                _build_twin(config, bundle.num_classes, bundle.input_shape, model_decay)
-                if method.twin
-                else None
+        results = _describe(config, plan, bundle, base, twin, steps)
+        _print_header(config, plan, bundle, base, twin, results, strategy)
+        with distribute.worker_dir(out, strategy) as run_dir:
+            results = _fit_and_evaluate(
+                config, plan, model, base, twin, train_data, test_data, strategy,
+                pathlib.Path(run_dir), clock, results, callbacks,
             )
-            optimizer = make_optimizer(
-                config.optimizer,
-                config.learning_rate,
-                steps_per_epoch,
-                epochs,
-                schedule=config.schedule,
-                warmup_epochs=config.warmup_epochs,
-                momentum=config.momentum,
-                nesterov=config.nesterov,
-                weight_decay=config.weight_decay,
-            )
-            jit = {"auto": "auto", "true": True, "false": False}[
-                str(config.jit_compile).lower()
-            ]
-            if twin is None:
-                model = base
-                model.compile(
-                    optimizer=optimizer,
-                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                    metrics=[
-                        keras.metrics.SparseCategoricalAccuracy(name="base_accuracy"),
-                        keras.metrics.SparseCategoricalCrossentropy(
-                            from_logits=True, name="base_loss"
-                        ),
-                    ],
-                    jit_compile=jit,
-                )
-                model.optimizer.build(model.trainable_variables)
-            else:
-                model = TwinModel(
-                    base,
-                    twin,
-                    alpha=config.effective_alpha(),
-                    matching=method.matching,
-                    temperature=config.temperature,
-                    freeze_twin=method.freeze_twin,
-                    matching_start_epoch=matching_start,
-                )
-                model.compile(optimizer=optimizer, jit_compile=jit)
-                model.build_optimizers()
-        params_base = _count_params(base)
-        params_twin = _count_params(twin) if twin is not None else None
-        _print_header(
-            config, bundle, base, twin, params_base, params_twin, epochs,
-            batch_size, steps_per_epoch, strategy,
+    if results["status"] == "completed":
+        print(_summary_line(results), flush=True)
+    return results
+
+
+class _Plan:
+    """What a configuration comes to once `smoke` has shrunk it."""
+
+    def __init__(self, config):
+        smoke = config.smoke
+        self.epochs = min(config.epochs, SMOKE_EPOCHS) if smoke else config.epochs
+        self.batch_size = (
+            min(config.batch_size, SMOKE_BATCH_SIZE) if smoke else config.batch_size
         )
-        guard = DivergenceGuard()
-        backup = _BackupKeepingLastGood(str(out / "checkpoints"), guard, clock)
-        history_path = out / "history.csv"
-        if status == "new" and history_path.exists():
-            history_path.unlink()
-        fit_callbacks = [
-            guard,
-            backup,
-            _EpochExtras(),
-            keras.callbacks.CSVLogger(str(history_path), append=True),
-            keras.callbacks.TensorBoard(
-                str(out / "tensorboard"), write_graph=False, profile_batch=0
-            ),
-        ] + list(callbacks or [])
-        fit_data, fit_steps = _epoch_stream(train_data, _completed_epochs(out))
+        self.matching_start_epoch = (
+            min(config.matching_start_epoch, self.epochs - 1)
+            if smoke
+            else config.matching_start_epoch
+        )
+
+
+def _load_data(config, plan, strategy):
+    from keras_tna import data as tna_data
+
+    bundle = tna_data.load(
+        config.dataset,
+        batch_size=plan.batch_size,
+        data_dir=config.data_dir,
+        seed=distribute.worker_seed(config.seed, strategy, "data"),
+        augment=config.augment,
+        image_size=config.image_size,
+    )
+    if bundle.train is None:
+        raise ValueError(
+            f"Dataset {config.dataset!r} has no training split; train on its "
+            f"clean counterpart. Received: dataset={config.dataset!r}"
+        )
+    train_data, test_data = bundle.train, bundle.test
+    if config.smoke:
+        train_data = train_data.take(SMOKE_STEPS)
+        test_data = test_data.take(SMOKE_STEPS)
+    steps = _num_steps(train_data, bundle.num_train, plan.batch_size)
+    train_data = distribute.shard(train_data, "data")
+    test_data = distribute.shard(test_data, "data")
+    return bundle, train_data, test_data, steps
+
+
+def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
+    """The model `fit` trains (a TwinModel, or the base for "single")."""
+    from keras_tna import TwinModel
+    from keras_tna import models as tna_models
+
+    method = config.method_spec
+    model_decay = 0.0 if config.optimizer == "adamw" else config.weight_decay
+    base = tna_models.build(
+        config.model,
+        bundle.num_classes,
+        bundle.input_shape,
+        seed=config.seed,
+        weight_decay=model_decay,
+    )
+    twin = (
+        _build_twin(config, bundle.num_classes, bundle.input_shape, model_decay)
+        if method.twin
+        else None
+    )
+    optimizer = make_optimizer(
+        config.optimizer,
+        config.learning_rate,
+        steps_per_epoch,
+        plan.epochs,
+        schedule=config.schedule,
+        warmup_epochs=config.warmup_epochs,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+    )
+    if twin is None:
+        base.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[
+                keras.metrics.SparseCategoricalAccuracy(name="base_accuracy"),
+                keras.metrics.SparseCategoricalCrossentropy(
+                    from_logits=True, name="base_loss"
+                ),
+            ],
+            jit_compile=jit_compile,
+        )
+        base.optimizer.build(base.trainable_variables)
+        return base, base, None
+    model = TwinModel(
+        base,
+        twin,
+        alpha=config.effective_alpha(),
+        matching=method.matching,
+        temperature=config.temperature,
+        freeze_twin=method.freeze_twin,
+        matching_start_epoch=plan.matching_start_epoch,
+    )
+    model.compile(optimizer=optimizer, jit_compile=jit_compile)
+    model.build_optimizers()
+    return model, base, twin
+
+
+def _describe(config, plan, bundle, base, twin, steps_per_epoch):
+    """The results.json entries known before training."""
+    method = config.method_spec
+    return {
+        "method": config.method,
+        "model": config.model,
+        "twin_model": (config.twin_model or config.model) if method.twin else None,
+        "twin_checkpoint": config.twin_checkpoint if method.freeze_twin else None,
+        "dataset": config.dataset,
+        "seed": config.seed,
+        "alpha": config.effective_alpha(),
+        "matching_start_epoch": plan.matching_start_epoch if method.twin else None,
+        "learning_rate": config.learning_rate,
+        "batch_size": plan.batch_size,
+        "epochs": plan.epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "num_train": bundle.num_train,
+        "num_test": bundle.num_test,
+        "num_classes": bundle.num_classes,
+        "smoke": config.smoke,
+        "params_base": _count_params(base),
+        "params_twin": _count_params(twin) if twin is not None else None,
+    }
+
+
+def _fit_and_evaluate(
+    config, plan, model, base, twin, train_data, test_data, strategy, run_dir,
+    clock, results, callbacks,
+):
+    """Trains, then evaluates and saves (or keeps the last good epoch)."""
+    from keras_tna.callbacks import DivergenceGuard
+
+    out = pathlib.Path(config.output_dir)
+    guard = DivergenceGuard()
+    backup = _BackupKeepingLastGood(str(out / "checkpoints"), strategy, guard, clock)
+    history_path = run_dir / "history.csv"
+    completed = _completed_epochs(out)
+    if completed == 0 and history_path.exists():
+        history_path.unlink()
+    fit_callbacks = [
+        guard,
+        backup,
+        _EpochExtras(),
+        keras.callbacks.CSVLogger(str(history_path), append=True),
+        keras.callbacks.TensorBoard(
+            str(run_dir / "tensorboard"), write_graph=False, profile_batch=0
+        ),
+    ] + list(callbacks or [])
+    fit_data, fit_steps = _epoch_stream(train_data, completed)
+    with distribute.stop_on_peer_failure(strategy, str(out / "checkpoints")):
         model.fit(
             fit_data,
             steps_per_epoch=fit_steps,
             validation_data=test_data,
-            epochs=epochs,
+            epochs=plan.epochs,
             validation_freq=config.validation_freq,
             shuffle=False,  # the pipeline shuffles, with the run's seed
             callbacks=fit_callbacks,
             verbose=config.verbose,
         )
-        _dedupe_history(history_path)
-        results = {
-            "method": config.method,
-            "model": config.model,
-            "twin_model": (
-                (config.twin_model or config.model) if method.twin else None
-            ),
-            "twin_checkpoint": config.twin_checkpoint if method.freeze_twin else None,
-            "dataset": config.dataset,
-            "seed": config.seed,
-            "alpha": config.effective_alpha(),
-            "matching_start_epoch": matching_start if method.twin else None,
-            "learning_rate": config.learning_rate,
-            "batch_size": batch_size,
-            "epochs": epochs,
-            "steps_per_epoch": steps_per_epoch,
-            "num_train": bundle.num_train,
-            "num_test": bundle.num_test,
-            "num_classes": bundle.num_classes,
-            "smoke": config.smoke,
-            "params_base": params_base,
-            "params_twin": params_twin,
-        }
-        if guard.diverged_at is not None:
-            if os.path.isfile(backup.weights_path):
-                model.load_weights(backup.weights_path)
-            last_good = backup._current_epoch if os.path.isfile(
-                backup.weights_path
-            ) else 0
-            results.update(
-                status="diverged",
-                message=guard.message,
-                last_good_epoch=last_good,
-                base_accuracy=None,
-                twin_accuracy=None,
-                ensemble_accuracy=None,
-                base_loss=None,
-            )
-            print(
-                f"{guard.message} Kept the checkpoint of the last good epoch "
-                f"({last_good}) in {out / 'checkpoints'}.",
-                flush=True,
-            )
-        else:
-            scores = model.evaluate(test_data, verbose=0, return_dict=True)
-            results.update(
-                status="completed",
-                base_accuracy=float(scores["base_accuracy"]),
-                twin_accuracy=_maybe(scores, "twin_accuracy", twin),
-                ensemble_accuracy=_maybe(scores, "ensemble_accuracy", twin),
-                base_loss=float(scores["base_loss"]),
-                twin_loss=_maybe(scores, "twin_loss", twin),
-                matching_loss=_maybe(scores, "matching_loss", twin),
-            )
-            base.save(out / "base.keras")
-            if twin is not None:
-                twin.save(out / "twin.keras")
+    _dedupe_history(history_path)
+    if guard.diverged_at is not None:
+        last_good = 0
+        if os.path.isfile(backup.weights_path):
+            model.load_weights(backup.weights_path)
+            last_good = _completed_epochs(out)
+        results.update(
+            status="diverged",
+            message=guard.message,
+            last_good_epoch=last_good,
+            base_accuracy=None,
+            twin_accuracy=None,
+            ensemble_accuracy=None,
+            base_loss=None,
+        )
+        print(
+            f"{guard.message} Kept the checkpoint of the last good epoch "
+            f"({last_good}) in {out / 'checkpoints'}.",
+            flush=True,
+        )
+    else:
+        scores = model.evaluate(test_data, verbose=0, return_dict=True)
+        results.update(
+            status="completed",
+            base_accuracy=float(scores["base_accuracy"]),
+            twin_accuracy=_maybe(scores, "twin_accuracy", twin),
+            ensemble_accuracy=_maybe(scores, "ensemble_accuracy", twin),
+            base_loss=float(scores["base_loss"]),
+            twin_loss=_maybe(scores, "twin_loss", twin),
+            matching_loss=_maybe(scores, "matching_loss", twin),
+        )
+        base.save(run_dir / "base.keras")
+        if twin is not None:
+            twin.save(run_dir / "twin.keras")
     results.update(
         wall_time_s=round(backup.wall_time(), 2),
         versions=versions(),
         flags=config.flag_values(),
     )
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    if results["status"] == "completed":
-        print(_summary_line(results), flush=True)
+    (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 
@@ -1074,34 +1084,33 @@ def _summary_line(results):
     )
 
 
-def _print_header(
-    config, bundle, base, twin, params_base, params_twin, epochs, batch_size,
-    steps_per_epoch, strategy,
-):
+def _print_header(config, plan, bundle, base, twin, results, strategy):
     method = config.method_spec
     alpha = config.effective_alpha()
     lines = [
         f"keras_tna: {config.method} ({method.description})"
         + (f", alpha={alpha:g}" if alpha is not None else "")
         + (
-            f", matching from epoch {config.matching_start_epoch}"
-            if method.twin and config.matching_start_epoch
+            f", matching from epoch {plan.matching_start_epoch}"
+            if method.twin and plan.matching_start_epoch
             else ""
         )
         + f", seed {config.seed} -> {config.output_dir}",
-        f"  base:      {base.name} ({params_base:,} parameters)",
+        f"  base:      {base.name} ({results['params_base']:,} parameters)",
     ]
     if twin is not None:
         origin = (
             f", frozen, from {config.twin_checkpoint}" if method.freeze_twin else ""
         )
-        lines.append(f"  twin:      {twin.name} ({params_twin:,} parameters{origin})")
+        lines.append(
+            f"  twin:      {twin.name} ({results['params_twin']:,} parameters{origin})"
+        )
     lines += [
         f"  dataset:   {bundle.name}: {bundle.num_train:,} train / "
         f"{bundle.num_test:,} test images {tuple(bundle.input_shape)}, "
         f"{bundle.num_classes} classes",
-        f"  training:  {epochs} epochs x {steps_per_epoch} steps of batch "
-        f"{batch_size}, {config.optimizer} lr {config.learning_rate:g} "
+        f"  training:  {plan.epochs} epochs x {results['steps_per_epoch']} steps of "
+        f"batch {plan.batch_size}, {config.optimizer} lr {config.learning_rate:g} "
         f"({config.schedule}"
         + (f", {config.warmup_epochs:g} warm-up epochs" if config.warmup_epochs else "")
         + f"), weight decay {config.weight_decay:g}"
