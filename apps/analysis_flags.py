@@ -33,7 +33,8 @@ flags.DEFINE_integer("batch_size", 256, "Evaluation batch size.", lower_bound=4)
 flags.DEFINE_integer(
     "max_examples",
     None,
-    "Use only the first examples of the test set (quick looks); default: all.",
+    "Use a seeded random subset of this many test images (quick looks); "
+    "default: the whole test set.",
     lower_bound=4,
 )
 flags.DEFINE_string(

@@ -40,7 +40,8 @@ def run_cka():
             f"with a twin.keras. Received runs: {[str(r.path) for r in runs]}"
         )
     bundle = common.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
-    test = common.take_examples(bundle.test, FLAGS.max_examples, FLAGS.batch_size)
+    images, labels = common.load_run_test_set(runs[0], FLAGS.max_examples, FLAGS.data_dir)
+    test = common.NormalizedBatches(images, labels, bundle.normalize, FLAGS.batch_size)
     networks = {}
 
     def network(run, which):

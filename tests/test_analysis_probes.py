@@ -46,10 +46,12 @@ def test_probe_accuracy_close_to_logistic_regression():
     xv, yv = blobs(1)
     noise = np.random.default_rng(2).normal(size=x.shape).astype(np.float32)
     noise_v = np.random.default_rng(3).normal(size=xv.shape).astype(np.float32)
-    val, train = probes.train_probes(
+    result = probes.train_probes(
         {"signal": x, "noise": noise}, y, {"signal": xv, "noise": noise_v}, yv,
         num_classes=3, epochs=10,
     )
+    val, train = result.val_accuracy, result.train_accuracy
+    assert result.diverged == []
     reference = LogisticRegression(max_iter=1000).fit(x, y).score(xv, yv)
     assert 0.6 < reference < 0.97  # a task where probes can differ
     assert val["signal"] == pytest.approx(reference, abs=0.04)
@@ -61,11 +63,12 @@ def test_joint_training_equals_training_each_probe_alone():
     x, y = blobs(0, spread=2.0)
     xv, yv = blobs(1, spread=2.0)
     other = np.random.default_rng(5).normal(size=(len(y), 4)).astype(np.float32)
-    joint, _ = probes.train_probes(
+    joint = probes.train_probes(
         {"a": x, "b": other}, y, {"a": xv, "b": xv[:, :4]}, yv, num_classes=3, epochs=3, seed=4
     )
-    alone, _ = probes.train_probes({"a": x}, y, {"a": xv}, yv, num_classes=3, epochs=3, seed=4)
-    assert joint["a"] == alone["a"]
+    alone = probes.train_probes({"a": x}, y, {"a": xv}, yv, num_classes=3, epochs=3, seed=4)
+    assert joint.val_accuracy["a"] == alone.val_accuracy["a"]
+    assert joint.train_accuracy["a"] == alone.train_accuracy["a"]
 
 
 def test_features_are_computed_once_per_split():
@@ -97,8 +100,16 @@ def test_linear_probes_is_pooled_features_then_train_probes():
     )
     _, tx, ty = probes.pooled_features(model, (images[:40], labels[:40]))
     _, vx, vy = probes.pooled_features(model, (images[40:], labels[40:]))
-    val, _ = probes.train_probes(tx, ty, vx, vy, num_classes=3, epochs=2, seed=3)
-    assert result.val_accuracy == val
+    direct = probes.train_probes(tx, ty, vx, vy, num_classes=3, epochs=2, seed=3)
+    assert result.val_accuracy == direct.val_accuracy
+
+
+def test_diverging_probe_is_reported():
+    x, y = blobs(0)
+    huge = {"huge": x * 1e20, "fine": x}
+    result = probes.train_probes(huge, y, huge, y, num_classes=3, epochs=1, learning_rate=0.5)
+    assert result.diverged == ["huge"]
+    assert probes.train_probes(huge, y, huge, y, num_classes=3, epochs=1, standardize=True).diverged == []
 
 
 def test_bad_input():

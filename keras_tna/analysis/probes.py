@@ -131,7 +131,7 @@ def train_probes(
         seed: int, seeds the probes' initial weights and the batch order.
 
     Returns:
-        A tuple `(val_accuracy, train_accuracy)`, dicts `{name: float}`.
+        A `ProbeResult` (`val_accuracy`, `train_accuracy`, `diverged`).
 
     Examples:
 
@@ -140,7 +140,7 @@ def train_probes(
     >>> y = rng.integers(0, 2, 200)
     >>> x = {"good": (y[:, None] * 2.0 - 1.0) + 0.1 * rng.normal(size=(200, 3)),
     ...      "noise": rng.normal(size=(200, 3))}
-    >>> val, _ = train_probes(x, y, x, y, num_classes=2, epochs=3)
+    >>> val = train_probes(x, y, x, y, num_classes=2, epochs=3).val_accuracy
     >>> val["good"] > 0.95 and val["noise"] < 0.8
     True
     """
@@ -191,14 +191,29 @@ def train_probes(
     probes.fit(batches, epochs=1, shuffle=False, verbose=0)
 
     def accuracies(xs, labels):
-        logits = probes.predict(xs, batch_size=1024, verbose=0)
-        if len(names) == 1 and not isinstance(logits, (list, tuple)):
-            logits = [logits]
-        return {
-            n: float(np.mean(np.argmax(out, axis=-1) == labels)) for n, out in zip(names, logits)
-        }
+        hits = np.zeros(len(names))
+        for start in range(0, len(labels), 4096):
+            logits = probes([x[start : start + 4096] for x in xs], training=False)
+            if not isinstance(logits, (list, tuple)):
+                logits = [logits]
+            for i, out in enumerate(logits):
+                predicted = np.argmax(keras.ops.convert_to_numpy(out), axis=-1)
+                hits[i] += np.sum(predicted == labels[start : start + 4096])
+        return {n: float(hits[i] / len(labels)) for i, n in enumerate(names)}
 
-    return accuracies(val_x, val_labels), accuracies(train_x, train_labels)
+    diverged = [
+        n
+        for n, layer in zip(names, (probes.get_layer(f"probe_{i}") for i in range(len(names))))
+        if not all(np.all(np.isfinite(w)) for w in layer.get_weights())
+    ]
+    return ProbeResult(
+        names,
+        accuracies(val_x, val_labels),
+        accuracies(train_x, train_labels),
+        len(train_labels),
+        len(val_labels),
+        diverged,
+    )
 
 
 class ProbeResult:
@@ -210,14 +225,18 @@ class ProbeResult:
         train_accuracy: dict `{name: float}`, training accuracy per layer.
         num_train: int, training examples used.
         num_val: int, validation examples used.
+        diverged: list of str, layers whose probe weights became non-finite
+            (features too large for the learning rate: try `standardize=True`
+            or a smaller learning rate); their accuracies are meaningless.
     """
 
-    def __init__(self, names, val_accuracy, train_accuracy, num_train, num_val):
+    def __init__(self, names, val_accuracy, train_accuracy, num_train, num_val, diverged=()):
         self.names = list(names)
         self.val_accuracy = dict(val_accuracy)
         self.train_accuracy = dict(train_accuracy)
         self.num_train = num_train
         self.num_val = num_val
+        self.diverged = list(diverged)
 
     def __repr__(self):
         accs = ", ".join(f"{n}: {self.val_accuracy[n]:.3f}" for n in self.names)
@@ -282,7 +301,7 @@ def linear_probes(
     _, val_x, val_y = pooled_features(
         model, val_data, layer_names, include_logits, feature_batch_size, max_val_examples
     )
-    val_acc, train_acc = train_probes(
+    return train_probes(
         train_x,
         train_y,
         val_x,
@@ -295,4 +314,3 @@ def linear_probes(
         standardize=standardize,
         seed=seed,
     )
-    return ProbeResult(names, val_acc, train_acc, len(train_y), len(val_y))
