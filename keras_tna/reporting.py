@@ -472,7 +472,10 @@ def plot_curves(results, path, metric="val_base_accuracy"):
             axis.set_ylabel(ylabel)
             axis.grid(alpha=0.3)
             axis.legend(fontsize=8)
-        axes[0][column].set_title(setting_label(setting), fontsize=10)
+        axes[0][column].set_title(
+            setting_label(setting) + "\n(mean over seeds; band: min to max)",
+            fontsize=10,
+        )
     fig.tight_layout()
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
