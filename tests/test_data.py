@@ -212,6 +212,15 @@ def test_digits_augmentation_is_pad_1_crop_without_flip():
         assert any(np.array_equal(image, c) for c in candidates)
 
 
+def test_load_raw_max_examples_and_bad_split():
+    images, labels = data.load_raw("digits", "train", max_examples=10)
+    full_images, full_labels = data.load_raw("digits", "train")
+    np.testing.assert_array_equal(images, full_images[:10])
+    np.testing.assert_array_equal(labels, full_labels[:10])
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.load_raw("digits", "validation")
+
+
 def test_digits_image_size_resizes():
     bundle = data.load("digits", batch_size=16, image_size=32)
     assert bundle.input_shape == (32, 32, 1)
@@ -336,6 +345,15 @@ def test_tfds_not_prepared_fails_fast_with_the_fix(tmp_path):
     assert "data_dir=DIR" in message and "'folder:<path>'" in message
 
 
+def test_tfds_data_dir_env_is_read_at_call_time(tmp_path, monkeypatch):
+    # tfds reads TFDS_DATA_DIR once at import; keras_tna reads it per call.
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "from_env"))
+    with pytest.raises(FileNotFoundError, match="from_env"):
+        data.load("cifar100", batch_size=8)
+    with pytest.raises(FileNotFoundError, match="explicit"):
+        data.load("cifar100", batch_size=8, data_dir=tmp_path / "explicit")
+
+
 def test_imagenet_not_prepared_names_the_manual_download(tmp_path):
     with pytest.raises(FileNotFoundError, match="ILSVRC2012_img_train.tar .*manual_dir"):
         data.load("imagenet2012", batch_size=8, data_dir=tmp_path)
@@ -452,7 +470,11 @@ def folder_error_cases():
             ValueError,
             r"different class folders \(only in train: \['b'\], only in test: \['c'\]\)",
         ),
-        (unreadable, ValueError, r"1 file\(s\) under .* are not readable images, e.g. .*broken.png"),
+        (
+            unreadable,
+            ValueError,
+            r"1 file\(s\) under .* are not readable images, e.g. .*broken.png",
+        ),
     ]
 
 
