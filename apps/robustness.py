@@ -96,6 +96,14 @@ def run_robustness():
         runs[0], FLAGS.max_examples, FLAGS.data_dir
     )
     source = make_source(runs[0], bundle, clean_images, clean_labels)
+    try:
+        results = evaluate_runs(runs, source, bundle, names, severities, clean_images, clean_labels)
+    finally:
+        source.close()
+    report(runs, skipped, source, bundle, names, severities, clean_labels, results)
+
+
+def evaluate_runs(runs, source, bundle, names, severities, clean_images, clean_labels):
     results = {}
     for run in runs:
         model = run.load_base()
@@ -109,6 +117,10 @@ def run_robustness():
         results.setdefault(label, []).append((run, result))
         print(f"{label} seed {run.seed}: clean {100 * result.clean['accuracy']:.2f}%, "
               f"mean over corruptions {100 * result.mean(names):.2f}%", flush=True)
+    return results
+
+
+def report(runs, skipped, source, bundle, names, severities, clean_labels, results):
     common_names = [c for c in names if c in corr.COMMON_CORRUPTIONS]
     methods = list(results)
     per = {

@@ -85,13 +85,14 @@ def test_grey_images_and_bad_images():
 def test_worker_processes_give_the_same_images(tmp_path):
     images, labels = textured(6, 32), np.arange(6)
     variants = [("impulse_noise", 2), ("frost", 4)]
-    pooled = corr.GeneratedCorruptions(images, labels, "toy", seed=3, cache_dir=tmp_path, num_workers=2)
-    pooled.prepare(variants)  # one pool of 2 worker processes for both
-    assert pooled.generated_count == 2
-    for c, s in variants:
-        np.testing.assert_array_equal(
-            pooled.load(c, s)[0], corr.corrupt_images(images, c, s, seed=3, num_workers=1)
-        )
+    with corr.GeneratedCorruptions(images, labels, "toy", seed=3, cache_dir=tmp_path, num_workers=2) as pooled:
+        pooled.prepare(variants)  # one pool of 2 worker processes for both
+        assert pooled.generated_count == 2 and pooled._executor is not None
+        for c, s in variants:
+            np.testing.assert_array_equal(
+                pooled.load(c, s)[0], corr.corrupt_images(images, c, s, seed=3, num_workers=1)
+            )
+    assert pooled._executor is None  # the pool is shut down on exit
 
 
 def test_generated_source_caches_and_reuses(tmp_path):

@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import pathlib
 import re
+import weakref
 
 import numpy as np
 
@@ -249,6 +250,9 @@ class CorruptionSource:
         """Optional: make the `(corruption, severity)` variants ready at once."""
         del variants
 
+    def close(self):
+        """Optional: release resources (worker processes)."""
+
 
 class TFDSCorruptions(CorruptionSource):
     """TFDS `cifar10_corrupted/<name>_<severity>` (released CIFAR-10-C).
@@ -439,7 +443,9 @@ class GeneratedCorruptions(CorruptionSource):
     """Corruptions generated from a clean test set, seeded and cached.
 
     The images are corrupted with `corrupt_images` (imagecorruptions-imaug,
-    ImageNet-C's parameters) in `num_workers` processes and cached as
+    ImageNet-C's parameters) in a pool of `num_workers` processes, started on
+    first use and kept until `close()` (or use the source as a context
+    manager), and cached as
     `<cache_dir>/<dataset>-<fingerprint>/<corruption>_<severity>_seed<seed>_n<n>.npy`,
     so a second evaluation reads them back. The fingerprint is a hash of the
     clean images, so a changed test set never reuses a stale cache.
@@ -501,6 +507,7 @@ class GeneratedCorruptions(CorruptionSource):
             f"(ImageNet-C severities), seed {self.seed}"
         )
         self.generated_count = 0  # variants computed (not read from the cache)
+        self._executor = None
 
     def available(self):
         return list(CORRUPTIONS)
@@ -530,36 +537,48 @@ class GeneratedCorruptions(CorruptionSource):
             np.save(f, images)
         os.replace(partial, path)
 
+    def _pool(self):
+        """The worker pool, started on first use and kept until `close()`."""
+        if self.num_workers <= 1:
+            return None
+        if self._executor is None:
+            self._executor = _executor(self.num_workers)
+            self._finalizer = weakref.finalize(self, self._executor.shutdown)
+        return self._executor
+
+    def close(self):
+        """Stops the worker processes (also done when the source is garbage collected)."""
+        if self._executor is not None:
+            self._finalizer()
+            self._executor = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _generate(self, corruption, severity):
+        images = _corrupt(self.images, corruption, severity, self.seed, self._pool())
+        self.generated_count += 1
+        self._store(corruption, severity, images)
+        return images
+
     def prepare(self, variants):
-        """Generates every missing `(corruption, severity)` variant, one worker pool for all."""
-        missing = [
-            (get_corruption(c).name, s)
-            for c, s in variants
-            if self._cached(c, s) is None
-        ]
-        if not missing:
-            return
+        """Generates every missing `(corruption, severity)` variant into the cache."""
         if self.cache_dir is None:
             return  # nothing to keep: `load` generates on demand
-        if self.num_workers <= 1:
-            for c, s in missing:
-                self._store(c, s, _corrupt(self.images, c, s, self.seed, None))
-                self.generated_count += 1
-            return
-        with _executor(self.num_workers) as executor:
-            for c, s in missing:
-                self._store(c, s, _corrupt(self.images, c, s, self.seed, executor))
-                self.generated_count += 1
+        for c, s in variants:
+            _check_severity(s)
+            if self._cached(c, s) is None:
+                self._generate(get_corruption(c).name, s)
 
     def load(self, corruption, severity):
         _check_severity(severity)
         cached = self._cached(corruption, severity)
         if cached is not None:
             return cached, self.labels
-        images = corrupt_images(self.images, corruption, severity, self.seed, self.num_workers)
-        self.generated_count += 1
-        self._store(corruption, severity, images)
-        return images, self.labels
+        return self._generate(get_corruption(corruption).name, severity), self.labels
 
 
 # ---- evaluation ------------------------------------------------------------
