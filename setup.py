@@ -38,6 +38,8 @@ setup(
     ],
     extras_require={
         "corruptions": ["imagecorruptions-imaug>=1.1.5,<1.2"],
+        # TwinModel on Keras' JAX backend (KERAS_BACKEND=jax).
+        "jax": ["jax>=0.4.30"],
         "test": [
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",
@@ -45,6 +47,7 @@ setup(
             "nbformat>=5.9,<6",
             "ipykernel>=6.29,<8",
             "imagecorruptions-imaug>=1.1.5,<1.2",
+            "jax>=0.4.30",
         ],
     },
     classifiers=[

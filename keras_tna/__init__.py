@@ -11,7 +11,7 @@ Examples:
 >>> model.base.save("base.keras")  # doctest: +SKIP
 """
 
-from keras_tna import callbacks, losses, models
+from keras_tna import callbacks, data, losses, models
 from keras_tna.callbacks import DivergenceGuard, LateMatching
 from keras_tna.losses import LogitMatching, MutualKL
 from keras_tna.twin_model import METRIC_NAMES, TwinModel
@@ -28,6 +28,7 @@ __all__ = [
     "DivergenceGuard",
     "METRIC_NAMES",
     "callbacks",
+    "data",
     "losses",
     "models",
 ]

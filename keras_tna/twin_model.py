@@ -212,14 +212,32 @@ class TwinModel(keras.Model):
             self.twin_optimizer = keras.optimizers.LossScaleOptimizer(
                 twin_optimizer, name="twin_loss_scale_optimizer"
             )
+        if keras.backend.backend() == "jax":
+            from keras_tna.backend.jax_step import TwinOptimizer
+
+            # Keras' JAX trainer threads only `self.optimizer.variables`.
+            self.optimizer = TwinOptimizer(
+                self.optimizer,
+                None if self.freeze_twin else self.twin_optimizer,
+                self.base.trainable_variables,
+            )
         self._compile_kwargs = {
             k: v for k, v in kwargs.items() if k in ("jit_compile",)
         }
         if self.built:
             self.build_optimizers()
 
+    @property
+    def base_optimizer(self):
+        """The base network's optimizer (`optimizer` itself on TensorFlow)."""
+        return getattr(self.optimizer, "base_optimizer", self.optimizer)
+
     def build_optimizers(self):
         """Creates both optimizers' variables (needed before restoring state)."""
+        if keras.backend.backend() == "jax":
+            if not self.optimizer.built:
+                self.optimizer.build(self.trainable_variables)
+            return
         with self.distribute_strategy.scope():
             self.optimizer.build(self.base.trainable_variables)
             if not self.freeze_twin:
@@ -229,7 +247,7 @@ class TwinModel(keras.Model):
         if not self.compiled:
             return {}
         return {
-            "optimizer": keras.saving.serialize_keras_object(self.optimizer),
+            "optimizer": keras.saving.serialize_keras_object(self.base_optimizer),
             "twin_optimizer": keras.saving.serialize_keras_object(
                 self.twin_optimizer
             ),
@@ -293,28 +311,14 @@ class TwinModel(keras.Model):
         terms["loss"] = total
         return terms
 
-    def train_step(self, data):
-        import tensorflow as tf  # the TensorFlow backend's step
+    def train_step(self, *args):
+        # TensorFlow: train_step(data); JAX: train_step(state, data).
+        return _backend_steps().train_step(self, *args)
 
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape(persistent=True) as tape:
-            base_logits = self.base(x, training=True)
-            twin_logits = self.twin(x, training=not self.freeze_twin)
-            terms = self.compute_twin_losses(y, base_logits, twin_logits, sample_weight)
-            base_objective = self.optimizer.scale_loss(terms["loss"])
-            if not self.freeze_twin:
-                twin_objective = self.twin_optimizer.scale_loss(terms["loss"])
-        pairs = [(self.optimizer, base_objective, self.base)]
-        if not self.freeze_twin:
-            pairs.append((self.twin_optimizer, twin_objective, self.twin))
-        for optimizer, objective, network in pairs:
-            variables = network.trainable_variables
-            gradients = tape.gradient(objective, variables)
-            optimizer.apply_gradients(zip(gradients, variables))
-        del tape
-        return self._update_metrics(terms, y, base_logits, twin_logits, sample_weight)
-
-    def test_step(self, data):
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return _backend_steps().test_step(self, *args)
+        (data,) = args
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         base_logits = self.base(x, training=False)
         twin_logits = self.twin(x, training=False)
@@ -425,6 +429,22 @@ class TwinModel(keras.Model):
 
 
 # ---------------------------------------------------------------------- helpers
+def _backend_steps():
+    """The module with this backend's train_step/test_step."""
+    if keras.backend.backend() == "jax":
+        from keras_tna.backend import jax_step
+
+        return jax_step
+    if keras.backend.backend() == "tensorflow":
+        from keras_tna.backend import tf_step
+
+        return tf_step
+    raise NotImplementedError(
+        "TwinModel trains on the TensorFlow and JAX backends. Received: "
+        f"KERAS_BACKEND={keras.backend.backend()!r}"
+    )
+
+
 def _num_replicas():
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

@@ -1,0 +1,1 @@
+"""Backend-specific training steps of TwinModel: one small module per backend."""

@@ -1,0 +1,170 @@
+"""TwinModel's training and evaluation steps on the JAX backend (stateless).
+
+Keras' JAX trainer threads four lists of values through each step: trainable,
+non-trainable, optimizer and metric variables, the optimizer ones being
+`model.optimizer.variables`. `TwinOptimizer` is that optimizer: it holds the
+base's and the twin's optimizers and splits variables, gradients and state
+between them, so each network is still updated by its own optimizer only.
+"""
+
+import jax
+import keras
+from keras import ops
+from keras.src.saving.keras_saveable import KerasSaveable
+
+
+class TwinOptimizer(KerasSaveable):
+    """The base's and the twin's optimizers, seen by keras as one.
+
+    Args:
+        base_optimizer: keras.optimizers.Optimizer. Updates the base network.
+        twin_optimizer: keras.optimizers.Optimizer or None. Updates the twin
+            (None for a frozen twin).
+        base_variables: list of keras.Variable. The base's trainable variables.
+    """
+
+    def __init__(self, base_optimizer, twin_optimizer, base_variables):
+        self.base_optimizer = base_optimizer
+        self.twin_optimizer = twin_optimizer
+        self._base_ids = {id(v) for v in base_variables}
+        self._split = None
+
+    # Saving: a `.keras` file or checkpoint holds the base optimizer's state
+    # under "optimizer" and the twin's under "twin_optimizer" (the TwinModel's
+    # own attribute), exactly as on TensorFlow, so files move across backends.
+    def _obj_type(self):
+        return "Optimizer"
+
+    def __dir__(self):
+        return []  # keras' saving walker must not descend into the two optimizers
+
+    def save_own_variables(self, store):
+        self.base_optimizer.save_own_variables(store)
+
+    def load_own_variables(self, store):
+        self.base_optimizer.load_own_variables(store)
+
+    @property
+    def built(self):
+        return self._split is not None
+
+    def build(self, var_list):
+        """Builds both optimizers from the model's trainable variables."""
+        base = [i for i, v in enumerate(var_list) if id(v) in self._base_ids]
+        twin = [i for i, v in enumerate(var_list) if id(v) not in self._base_ids]
+        if twin and self.twin_optimizer is None:
+            raise ValueError("A trainable twin needs a twin optimizer.")
+        self.base_optimizer.build([var_list[i] for i in base])
+        if self.twin_optimizer is not None:
+            self.twin_optimizer.build([var_list[i] for i in twin])
+        self._split = (base, twin)
+
+    def _optimizers(self):
+        return [o for o in (self.base_optimizer, self.twin_optimizer) if o is not None]
+
+    @property
+    def variables(self):
+        return [v for o in self._optimizers() for v in o.variables]
+
+    @property
+    def iterations(self):
+        return self.base_optimizer.iterations
+
+    @property
+    def learning_rate(self):
+        return self.base_optimizer.learning_rate
+
+    def finalize_variable_values(self, var_list):
+        """Keras calls this after fit (EMA); each optimizer handles its own."""
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """Applies each optimizer to its own network's variables and gradients."""
+        base_idx, twin_idx = self._split
+        new_trainable = list(trainable_variables)
+        new_state, start = [], 0
+        for optimizer, idx in zip(self._optimizers(), (base_idx, twin_idx)):
+            count = len(optimizer.variables)
+            state = optimizer_variables[start : start + count]
+            start += count
+            updated, state = optimizer.stateless_apply(
+                state, [grads[i] for i in idx], [trainable_variables[i] for i in idx]
+            )
+            for i, value in zip(idx, updated):
+                new_trainable[i] = value
+            new_state.extend(state)
+        return new_trainable, new_state
+
+    def loss_scales(self, optimizer_variables):
+        """(base scale, twin scale / base scale) under the threaded state."""
+        mapping = list(zip(self.variables, optimizer_variables))
+        with keras.StatelessScope(state_mapping=mapping):
+            base = self.base_optimizer.scale_loss(1.0)
+            twin = (
+                self.twin_optimizer.scale_loss(1.0)
+                if self.twin_optimizer is not None
+                else base
+            )
+        return base, ops.divide(twin, base)
+
+
+def _forward(model, trainable, non_trainable, x, y, sample_weight, training):
+    mapping = list(zip(model.trainable_variables, trainable)) + list(
+        zip(model.non_trainable_variables, non_trainable)
+    )
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        base_logits = model.base(x, training=training)
+        twin_logits = model.twin(x, training=training and not model.freeze_twin)
+        terms = model.compute_twin_losses(y, base_logits, twin_logits, sample_weight)
+    new_non_trainable = [
+        _current(scope, v) for v in model.non_trainable_variables
+    ]
+    return terms, base_logits, twin_logits, new_non_trainable
+
+
+def _current(scope, variable):
+    value = scope.get_current_value(variable)
+    return variable.value if value is None else value
+
+
+def _metrics(model, metrics_variables, terms, y, base_logits, twin_logits, sw):
+    mapping = list(zip(model.metrics_variables, metrics_variables))
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        logs = model._update_metrics(terms, y, base_logits, twin_logits, sw)
+    return logs, [_current(scope, v) for v in model.metrics_variables]
+
+
+def train_step(model, state, data):
+    trainable, non_trainable, optimizer_variables, metrics_variables = state
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    base_scale, twin_rescale = model.optimizer.loss_scales(optimizer_variables)
+
+    def objective(trainable):
+        terms, base_logits, twin_logits, new_nt = _forward(
+            model, trainable, non_trainable, x, y, sample_weight, training=True
+        )
+        return terms["loss"] * base_scale, (terms, base_logits, twin_logits, new_nt)
+
+    (_, aux), grads = jax.value_and_grad(objective, has_aux=True)(trainable)
+    terms, base_logits, twin_logits, non_trainable = aux
+    _, twin_idx = model.optimizer._split
+    for i in twin_idx:  # each optimizer unscales with its own loss scale
+        grads[i] = grads[i] * ops.cast(twin_rescale, grads[i].dtype)
+    trainable, optimizer_variables = model.optimizer.stateless_apply(
+        optimizer_variables, grads, trainable
+    )
+    logs, metrics_variables = _metrics(
+        model, metrics_variables, terms, y, base_logits, twin_logits, sample_weight
+    )
+    return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+
+def test_step(model, state, data):
+    trainable, non_trainable, metrics_variables = state
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    terms, base_logits, twin_logits, non_trainable = _forward(
+        model, trainable, non_trainable, x, y, sample_weight, training=False
+    )
+    logs, metrics_variables = _metrics(
+        model, metrics_variables, terms, y, base_logits, twin_logits, sample_weight
+    )
+    return logs, (trainable, non_trainable, metrics_variables)
