@@ -136,3 +136,17 @@ def test_apps_reject_bad_input(runs_dir, tmp_path):
     model = common.read_run(runs_dir / "tna" / "seed_0").load_twin()
     with pytest.raises(ValueError, match=r"\['nope'\] are not in model"):
         common.resolve_layer_names(model, ["block_1", "nope"])
+
+
+def test_find_runs_skips_diverged_runs(runs_dir, tmp_path):
+    root = tmp_path / "sweep"
+    shutil.copytree(runs_dir / "single", root / "single")
+    diverged = root / "single" / "seed_1"
+    results = json.loads((diverged / "results.json").read_text())
+    results["status"] = "diverged"
+    (diverged / "results.json").write_text(json.dumps(results))
+    (diverged / "base.keras").unlink()  # a diverged run may save no network
+    runs, skipped = common.find_runs(root)
+    assert [r.seed for r in runs] == [0] and [r.seed for r in skipped] == [1]
+    with pytest.raises(FileNotFoundError, match="all 1 found diverged"):
+        common.find_runs(diverged)

@@ -523,16 +523,17 @@ def find_runs(paths, skip_diverged=True):
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    runs = []
+    runs, skipped = [], []
     seen = set()
     for results in reporting.collect(list(paths)):
         path = pathlib.Path(results.pop("run_dir")).resolve()
         if path in seen:
             continue
         seen.add(path)
-        runs.append(read_run(path))
-    skipped = [r for r in runs if skip_diverged and r.status == "diverged"]
-    runs = [r for r in runs if r not in skipped]
+        if skip_diverged and results.get("status") == "diverged":
+            skipped.append(Run(path, results))  # may have no base.keras
+        else:
+            runs.append(read_run(path))
     if not runs:
         raise FileNotFoundError(
             f"No usable run under {[str(p) for p in paths]}: all "
