@@ -527,3 +527,26 @@ def test_make_twin_gives_attention_projections_their_own_weights():
                mha._value_dense.kernel.numpy())
     assert not np.allclose(q, k) and not np.allclose(k, v)
     assert not np.allclose(q, base.get_layer("mha")._query_dense.kernel.numpy())
+
+
+def test_batchnorm_statistics_are_updated_in_both_networks():
+    """Moving means after one step equal the hand-computed update (both backends)."""
+
+    def bn_net(seed):
+        return keras.Sequential(
+            [keras.Input((D,)), keras.layers.BatchNormalization(momentum=0.5),
+             keras.layers.Dense(C, kernel_initializer=keras.initializers.RandomNormal(seed=seed))]
+        )
+
+    base, twin = bn_net(0), bn_net(1)
+    model = TwinModel(base, twin, alpha=0.5)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    x, y = batch()
+    model.fit(x, y, batch_size=N, epochs=1, verbose=0)
+    expected = 0.5 * 0.0 + 0.5 * x.mean(0)
+    for net in (base, twin):
+        np.testing.assert_allclose(net.layers[0].moving_mean.numpy(), expected, atol=1e-6)
+    frozen_twin = bn_net(2)
+    before = frozen_twin.layers[0].moving_mean.numpy().copy()
+    TwinModel(bn_net(3), frozen_twin, freeze_twin=True).fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(frozen_twin.layers[0].moving_mean.numpy(), before)
