@@ -182,6 +182,16 @@ def test_compare_networks_matches_reference_on_layer_outputs():
     assert self_result.diagonal()["logits"] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_compare_networks_single_layer():
+    # One layer and no logits: keras returns a bare tensor, not a list.
+    a, b = tiny_net(0), tiny_net(1)
+    images = np.random.default_rng(1).normal(size=(32, 8, 8, 3)).astype(np.float32)
+    result = cka_lib.compare_networks(a, b, images, ["block_2"], ["block_2"], include_logits=False, batch_size=16)
+    assert result.matrix.shape == (1, 1)
+    feats = [keras.Model(m.inputs, m.get_layer("block_2").output).predict(images, verbose=0) for m in (a, b)]
+    assert result.matrix[0, 0] == pytest.approx(ref_minibatch_cka(*feats, 16), abs=1e-4)
+
+
 def test_compare_networks_bad_input():
     a = tiny_net(0)
     images = np.zeros((16, 8, 8, 3), np.float32)

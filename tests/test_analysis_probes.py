@@ -37,6 +37,9 @@ def test_pooled_features_are_channel_means_of_block_outputs():
     np.testing.assert_allclose(feats["block_2"], raw.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(feats["logits"], model.predict(images, verbose=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got_labels, labels)
+    # One layer alone (keras returns a bare tensor for a single output).
+    _, one, _ = probes.pooled_features(model, (images, labels), ["block_2"], batch_size=7)
+    np.testing.assert_allclose(one["block_2"], feats["block_2"], rtol=1e-6)
     _, few, few_labels = probes.pooled_features(model, (images, labels), batch_size=7, max_examples=9)
     assert few["block_1"].shape == (9, 8) and len(few_labels) == 9
 

@@ -283,8 +283,8 @@ def compare_networks(
         if len(images) < 4:
             skipped += len(images)
             continue
-        features_a = extractor_a(images, training=False)
-        features_b = extractor_b(images, training=False)
+        features_a = common.as_list(extractor_a(images, training=False))
+        features_b = common.as_list(extractor_b(images, training=False))
         cka.update(features_a, features_b)
     if cka.num_batches == 0:
         raise ValueError(

@@ -123,7 +123,8 @@ def feature_model(model, layer_names=None, include_logits=True, pool=False):
 
     Returns:
         A tuple `(extractor, names)`: `extractor` is a `keras.Model` with one
-        output per name, `names` the list of output names.
+        output per name, `names` the list of output names. With a single name
+        keras returns a bare tensor: wrap calls in `as_list`.
 
     Examples:
 
@@ -135,7 +136,7 @@ def feature_model(model, layer_names=None, include_logits=True, pool=False):
     >>> extractor, names = feature_model(model, ["conv"], pool=True)
     >>> names
     ['conv', 'logits']
-    >>> [tuple(o.shape) for o in extractor(np.zeros((5, 8, 8, 3)))]
+    >>> [tuple(o.shape) for o in as_list(extractor(np.zeros((5, 8, 8, 3))))]
     [(5, 4), (5, 2)]
     """
     names = resolve_layer_names(model, layer_names)
@@ -159,6 +160,13 @@ def feature_model(model, layer_names=None, include_logits=True, pool=False):
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     extractor = keras.Model(inputs, outputs, name=f"{model.name}_features")
     return extractor, names
+
+
+def as_list(outputs):
+    """A model's outputs as a list (keras returns a bare tensor for one output)."""
+    if isinstance(outputs, (list, tuple)):
+        return list(outputs)
+    return [outputs]
 
 
 def iterate_batches(data, batch_size=256):

@@ -661,12 +661,12 @@ def corruption_errors(errors, reference_errors=None, clean_error=None, reference
 
     Examples:
 
-    >>> e = {("fog", 1): 0.2, ("fog", 2): 0.4}
-    >>> ref = {("fog", 1): 0.4, ("fog", 2): 0.4}
+    >>> e = {("fog", 1): 0.25, ("fog", 2): 0.5}
+    >>> ref = {("fog", 1): 0.5, ("fog", 2): 0.5}
     >>> corruption_errors(e, ref)
     {'fog': 0.75}
     >>> corruption_errors(e)
-    {'fog': 0.30000000000000004}
+    {'fog': 0.375}
     """
     names = []
     for c, _ in errors:

@@ -61,7 +61,7 @@ def pooled_features(model, data, layer_names=None, include_logits=False, batch_s
                 break
             images = images[: max_examples - seen]
             batch_labels = batch_labels[: max_examples - seen]
-        outputs = extractor(images, training=False)
+        outputs = common.as_list(extractor(images, training=False))
         for chunk, output in zip(chunks, outputs):
             chunk.append(keras.ops.convert_to_numpy(output).astype(np.float32))
         labels.append(np.asarray(batch_labels).reshape(-1).astype(np.int64))
@@ -193,9 +193,7 @@ def train_probes(
     def accuracies(xs, labels):
         hits = np.zeros(len(names))
         for start in range(0, len(labels), 4096):
-            logits = probes([x[start : start + 4096] for x in xs], training=False)
-            if not isinstance(logits, (list, tuple)):
-                logits = [logits]
+            logits = common.as_list(probes([x[start : start + 4096] for x in xs], training=False))
             for i, out in enumerate(logits):
                 predicted = np.argmax(keras.ops.convert_to_numpy(out), axis=-1)
                 hits[i] += np.sum(predicted == labels[start : start + 4096])
