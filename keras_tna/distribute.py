@@ -38,6 +38,7 @@ with keras_tna.distribute.stop_on_peer_failure(strategy):
 import contextlib
 import itertools
 import json
+import math
 import os
 import shutil
 import socket
@@ -50,6 +51,8 @@ import tensorflow as tf
 # Seconds a collective operation (gradient all-reduce, synchronised
 # BatchNorm, ...) may wait for its peers under "multi_worker" before it fails.
 DEFAULT_COLLECTIVE_TIMEOUT_S = 600.0
+# Seconds "multi_worker" waits at start-up for every worker of the cluster.
+DEFAULT_CLUSTER_TIMEOUT_S = 900.0
 # Seconds the TPU address gets to accept a TCP connection.
 DEFAULT_TPU_CONNECT_TIMEOUT_S = 10.0
 
@@ -67,11 +70,11 @@ _SHARD_POLICIES = {
 
 
 # ---------------------------------------------------------------- strategies
-def _default_strategy(tpu_address, devices, collective_timeout_s):
+def _default_strategy(tpu_address, devices, collective_timeout_s, cluster_timeout_s):
     return tf.distribute.get_strategy()
 
 
-def _mirrored_strategy(tpu_address, devices, collective_timeout_s):
+def _mirrored_strategy(tpu_address, devices, collective_timeout_s, cluster_timeout_s):
     return _MirroredStrategy(devices=devices)
 
 
@@ -95,12 +98,48 @@ class _MirroredStrategy(tf.distribute.MirroredStrategy):
         super().__init__(devices=devices, cross_device_ops=cross_device_ops)
 
 
-def _multi_worker_strategy(tpu_address, devices, collective_timeout_s):
-    parse_tf_config(os.environ.get("TF_CONFIG"))
+def _multi_worker_strategy(tpu_address, devices, collective_timeout_s, cluster_timeout_s):
+    config = parse_tf_config(os.environ.get("TF_CONFIG"))
     options = tf.distribute.experimental.CommunicationOptions(
         timeout_seconds=collective_timeout_s
     )
-    return _MultiWorkerMirroredStrategy(communication_options=options)
+    if cluster_timeout_s is not None:
+        _bound_cluster_registration(config["cluster"], cluster_timeout_s)
+    try:
+        return _MultiWorkerMirroredStrategy(communication_options=options)
+    except tf.errors.DeadlineExceededError:
+        raise TimeoutError(
+            f"Not all workers of TF_CONFIG's cluster {config['cluster']} came up "
+            f"within {cluster_timeout_s:g} s. Start every worker with the same "
+            "cluster and its own task (this one: "
+            f"{config['task']['type']} {config['task']['index']}), and check "
+            "the addresses and ports."
+        ) from None
+
+
+def _bound_cluster_registration(cluster, timeout_s):
+    """Configures TensorFlow's coordination service as MultiWorkerMirroredStrategy
+    would, plus a bound on the wait for all workers to register."""
+    try:
+        from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+        from tensorflow.python.distribute import multi_worker_util
+        from tensorflow.python.eager import context
+    except ImportError:  # another TensorFlow layout: keep its defaults
+        return
+    if context.context().coordination_service is not None:
+        return
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=multi_worker_util.coordination_leader(tf.train.ClusterSpec(cluster)),
+        coordinated_jobs=[
+            coordination_config_pb2.CoordinatedJob(name=job, num_tasks=len(cluster[job]))
+            for job in _JOB_TYPES
+            if job in cluster
+        ],
+        cluster_register_timeout_in_ms=int(math.ceil(timeout_s * 1000)),
+    )
+    # Every task waits for all to register in Connect, bounded by the timeout.
+    context.context().coordination_service.cluster_register_with_barrier = True
 
 
 class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
@@ -131,7 +170,7 @@ class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
         return tf.nest.map_structure(reduce_one, value)
 
 
-def _tpu_strategy(tpu_address, devices, collective_timeout_s):
+def _tpu_strategy(tpu_address, devices, collective_timeout_s, cluster_timeout_s):
     resolver = _tpu_resolver(tpu_address)
     if tpu_address not in (None, "", "local"):
         tf.config.experimental_connect_to_cluster(resolver)
@@ -168,6 +207,7 @@ def make_strategy(
     *,
     devices=None,
     collective_timeout_s=DEFAULT_COLLECTIVE_TIMEOUT_S,
+    cluster_timeout_s=DEFAULT_CLUSTER_TIMEOUT_S,
 ):
     """Returns the `tf.distribute.Strategy` for a strategy name.
 
@@ -180,7 +220,9 @@ def make_strategy(
       `collective_timeout_s` for their peers, and TensorFlow's peer health
       check aborts them when a peer is down, so that a dead worker stops the
       others with an error instead of a hang (see `stop_on_peer_failure`).
-      The constructor waits until every worker named in `TF_CONFIG` is up.
+      The constructor waits until every worker named in `TF_CONFIG` is up,
+      at most `cluster_timeout_s` (a worker started with a wrong task index or
+      port then fails with a `TimeoutError` instead of waiting forever).
     - `"tpu"`: `TPUStrategy` for the TPU `tpu_address`: `"local"` (a TPU VM),
       a Cloud TPU name, or `"grpc://host:port"`. The address must accept a
       TCP connection within a few seconds, checked before TensorFlow
@@ -197,6 +239,9 @@ def make_strategy(
         collective_timeout_s: float or None. Timeout of each collective
             operation under `"multi_worker"`, in seconds; None waits forever.
             Defaults to `DEFAULT_COLLECTIVE_TIMEOUT_S` (600).
+        cluster_timeout_s: float or None. How long `"multi_worker"` waits at
+            start-up for all workers, in seconds; None waits forever.
+            Defaults to `DEFAULT_CLUSTER_TIMEOUT_S` (900).
 
     Returns:
         A `tf.distribute.Strategy`.
@@ -204,6 +249,7 @@ def make_strategy(
     Raises:
         ValueError: unknown name, malformed `TF_CONFIG`, a TPU address that
             does not answer.
+        TimeoutError: the cluster's workers did not all come up in time.
 
     Examples:
 
@@ -216,12 +262,20 @@ def make_strategy(
             f"Unknown strategy {name!r}. Known strategies: {available()}. "
             f"Received: name={name!r}"
         )
-    if collective_timeout_s is not None and not collective_timeout_s > 0:
-        raise ValueError(
-            "`collective_timeout_s` must be a positive number of seconds or "
-            f"None. Received: collective_timeout_s={collective_timeout_s!r}"
-        )
-    return STRATEGIES[name](tpu_address, devices, collective_timeout_s)
+    for key, value in (
+        ("collective_timeout_s", collective_timeout_s),
+        ("cluster_timeout_s", cluster_timeout_s),
+    ):
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not value > 0
+        ):
+            raise ValueError(
+                f"`{key}` must be a positive number of seconds or None. "
+                f"Received: {key}={value!r}"
+            )
+    return STRATEGIES[name](tpu_address, devices, collective_timeout_s, cluster_timeout_s)
 
 
 def parse_tf_config(text):
@@ -822,8 +876,9 @@ def check_jit_compile(jit_compile, strategy):
     `"auto"` keeps keras' choice: XLA off on CPU-only machines and under
     `tf.distribute` strategies, on otherwise (one GPU/TPU). `True` asks for
     XLA, which usually pays on GPUs (measure; it made the two-network step
-    1.45x slower on a CPU); it is refused with a multi-replica strategy on a
-    machine without accelerators, where TensorFlow cannot compile it.
+    1.45x slower on a CPU); it is refused with several replicas on the CPU
+    devices of one machine, where the compiled step fails ("Trying to access
+    resource ... located in device CPU:1 from device CPU:0").
 
     Args:
         jit_compile: bool or str. `True`/`False`/`"auto"` (or the strings
@@ -847,14 +902,20 @@ def check_jit_compile(jit_compile, strategy):
             f"Received: jit_compile={jit_compile!r}"
         )
     value = _JIT_VALUES[key]
-    accelerators = [
-        d for d in tf.config.list_physical_devices() if d.device_type != "CPU"
-    ]
-    if value is True and not accelerators and strategy.num_replicas_in_sync > 1:
+    try:
+        local_devices = tuple(strategy.extended.worker_devices)
+    except (AttributeError, RuntimeError, NotImplementedError):  # the default one
+        local_devices = ()
+    if (
+        value is True
+        and len(local_devices) > 1
+        and all("CPU" in d.upper() for d in local_devices)
+    ):
         raise ValueError(
-            "jit_compile=True (XLA) does not work with several replicas on "
-            f"CPUs ({type(strategy).__name__}, {strategy.num_replicas_in_sync} "
-            "replicas); use jit_compile='auto' or 'false' here and 'true' on "
-            f"GPUs. Received: jit_compile={jit_compile!r}"
+            "jit_compile=True (XLA) fails with several replicas on the CPUs of "
+            f"one machine ({type(strategy).__name__} over {len(local_devices)} "
+            "CPU devices: XLA cannot reach the other replicas' variables); use "
+            "jit_compile='auto' or 'false' here, 'true' on GPUs. Received: "
+            f"jit_compile={jit_compile!r}"
         )
     return value

@@ -11,7 +11,7 @@ reference with the same code.
     TF_CONFIG='{...}' python tests/_mw_worker.py --out DIR --backup DIR --epochs 4
         [--save_at_epoch 2]   # also write the weights at that epoch's start
         [--die_at_step 8]     # exit abruptly (code EXIT_DIED) before that step
-        [--collective_timeout_s 60]
+        [--collective_timeout_s 60] [--cluster_timeout_s 120]
 
 It prints `worker <index>: chief=<bool> ...` once the cluster is up,
 `worker <index>: dying at <unix time>` before an abrupt exit.
@@ -90,6 +90,12 @@ def state(model, **extra):
     return arrays | extra
 
 
+def evaluation(model):
+    """`evaluate` on the training set, as {"eval_<metric>": value}."""
+    scores = model.evaluate(dataset(), verbose=0, return_dict=True)
+    return {f"eval_{name}": float(value) for name, value in scores.items()}
+
+
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -98,6 +104,7 @@ def main(argv):
     parser.add_argument("--save_at_epoch", type=int, default=None)
     parser.add_argument("--die_at_step", type=int, default=None)
     parser.add_argument("--collective_timeout_s", type=float, default=60.0)
+    parser.add_argument("--cluster_timeout_s", type=float, default=120.0)
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -112,7 +119,9 @@ def main(argv):
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(2)
     strategy = distribute.make_strategy(
-        "multi_worker", collective_timeout_s=args.collective_timeout_s
+        "multi_worker",
+        collective_timeout_s=args.collective_timeout_s,
+        cluster_timeout_s=args.cluster_timeout_s,
     )
     index = distribute.worker_index(strategy)
     print(
@@ -137,7 +146,11 @@ def main(argv):
                 os._exit(EXIT_DIED)
 
     model, history = train(strategy, args.epochs, args.backup, callbacks=[SaveOrDie()])
-    np.savez(out, **state(model, epochs_run=len(history.history["loss"])))
+    np.savez(
+        out,
+        **state(model, epochs_run=len(history.history["loss"])),
+        **evaluation(model),
+    )
     print(f"worker {index}: done after {time.time() - start:.1f} s", flush=True)
 
 
