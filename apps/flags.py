@@ -46,6 +46,14 @@ flags.DEFINE_string(
 flags.DEFINE_string(
     "twin_model", None, "The twin's network (Table 8); default: as --model."
 )
+flags.DEFINE_string(
+    "kernel_initializer",
+    None,
+    "Initializer of the conv and dense kernels of both networks: a Keras "
+    "initializer name or "
+    + ", ".join(sorted(training.KERNEL_INITIALIZERS))
+    + " (PyTorch's default); default: each network's own (he_normal).",
+)
 flags.DEFINE_enum(
     "method",
     _DEFAULTS.method,
@@ -261,6 +269,9 @@ def _parse_list(kind, what):
 flags.register_validator("dataset", _check_registry(data_registry.resolve))
 flags.register_validator("model", _check_registry(_check_network))
 flags.register_validator("twin_model", _check_registry(_check_network))
+flags.register_validator(
+    "kernel_initializer", _check_registry(training.kernel_initializer)
+)
 flags.register_validator("methods", _check_registry(_check_methods))
 flags.register_validator("seeds", _check_registry(_parse_list(int, "--seeds")))
 flags.register_validator("alphas", _check_registry(_parse_list(float, "--alphas")))

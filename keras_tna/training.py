@@ -146,6 +146,11 @@ class TrainConfig:
         augment: bool. Random crops/flips on the training set.
         model: str. A `keras_tna.models.available()` name (the base).
         twin_model: str or None. The twin's network name; None: as `model`.
+        kernel_initializer: str or None. Initializer of the conv and dense
+            kernels of both networks: a Keras initializer name, or
+            `"torch_default"` (PyTorch's default for conv and linear layers);
+            None: each network's own default (`"he_normal"` for the networks
+            written here).
         method: str. One of `METHODS`: `"single"`, `"tna"`, `"dml"`,
             `"frozen_twin"`, `"ensemble"`.
         alpha: float. Matching weight of `"tna"` and `"frozen_twin"`.
@@ -195,6 +200,7 @@ class TrainConfig:
     augment: bool = True
     model: str = "convnet"
     twin_model: str = None
+    kernel_initializer: str = None
     method: str = "tna"
     alpha: float = 5e-3
     dml_alpha: float = 1.0
@@ -223,7 +229,10 @@ class TrainConfig:
     verbose: int = 1
 
     def __post_init__(self):
-        for field in ("data_dir", "twin_model", "twin_checkpoint", "tpu_address"):
+        for field in (
+            "data_dir", "twin_model", "twin_checkpoint", "tpu_address",
+            "kernel_initializer",
+        ):
             if getattr(self, field) == "":
                 setattr(self, field, None)
         if self.image_size == 0:
@@ -274,6 +283,8 @@ class TrainConfig:
                     f"Received: {field}={name!r}"
                 )
         data_registry.resolve(self.dataset)
+        if self.kernel_initializer is not None:
+            kernel_initializer(self.kernel_initializer)
         if METHODS[self.method].freeze_twin:
             check_twin_checkpoint(self.twin_checkpoint)
         return self
@@ -387,6 +398,44 @@ def check_twin_checkpoint(path):
             "first (its run writes <output_dir>/base.keras) or fix "
             f"--twin_checkpoint. Received: twin_checkpoint={path!r}"
         )
+
+
+# Initializers by name besides keras' own: PyTorch's default for nn.Conv2d and
+# nn.Linear kernels, kaiming_uniform(a=sqrt(5)): U(-b, b), b = 1 / sqrt(fan_in).
+KERNEL_INITIALIZERS = {
+    "torch_default": {
+        "class_name": "VarianceScaling",
+        "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"},
+    },
+}
+
+
+def kernel_initializer(name):
+    """The kernel initializer for a name: keras' own, or `KERNEL_INITIALIZERS`.
+
+    Args:
+        name: str. E.g. `"he_normal"`, `"glorot_uniform"`, `"torch_default"`.
+
+    Returns:
+        A `keras.initializers.Initializer`.
+
+    Examples:
+
+    >>> kernel_initializer("torch_default").scale
+    0.3333333333333333
+    """
+    spec = KERNEL_INITIALIZERS.get(name, name)
+    try:
+        initializer = keras.initializers.get(spec) if isinstance(name, str) else None
+    except (ValueError, TypeError):
+        initializer = None
+    if initializer is None:
+        raise ValueError(
+            f"Unknown kernel initializer {name!r}: use a Keras initializer name "
+            f"(e.g. 'he_normal', 'glorot_uniform') or one of "
+            f"{sorted(KERNEL_INITIALIZERS)}. Received: kernel_initializer={name!r}"
+        )
+    return initializer
 
 
 def _flag_string(value):
@@ -692,7 +741,7 @@ def versions():
     }
 
 
-def _build_twin(config, num_classes, input_shape, weight_decay):
+def _build_twin(config, num_classes, input_shape, network_kwargs):
     from keras_tna import models as tna_models
 
     if config.method_spec.freeze_twin:
@@ -702,7 +751,7 @@ def _build_twin(config, num_classes, input_shape, weight_decay):
         num_classes,
         input_shape,
         seed=config.seed + TWIN_SEED_OFFSET,
-        weight_decay=weight_decay,
+        **network_kwargs,
     )
 
 
@@ -882,16 +931,22 @@ def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
     from keras_tna import models as tna_models
 
     method = config.method_spec
-    model_decay = 0.0 if config.optimizer == "adamw" else config.weight_decay
+    network_kwargs = {
+        "weight_decay": 0.0 if config.optimizer == "adamw" else config.weight_decay
+    }
+    if config.kernel_initializer is not None:
+        network_kwargs["kernel_initializer"] = kernel_initializer(
+            config.kernel_initializer
+        )
     base = tna_models.build(
         config.model,
         bundle.num_classes,
         bundle.input_shape,
         seed=config.seed,
-        weight_decay=model_decay,
+        **network_kwargs,
     )
     twin = (
-        _build_twin(config, bundle.num_classes, bundle.input_shape, model_decay)
+        _build_twin(config, bundle.num_classes, bundle.input_shape, network_kwargs)
         if method.twin
         else None
     )
