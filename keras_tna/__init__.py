@@ -11,13 +11,25 @@ Examples:
 >>> model.base.save("base.keras")  # doctest: +SKIP
 """
 
-from keras_tna import callbacks, data, losses, models
+from keras_tna import callbacks, losses, models
 from keras_tna.callbacks import DivergenceGuard, LateMatching
 from keras_tna.losses import LogitMatching, MutualKL
 from keras_tna.twin_model import METRIC_NAMES, TwinModel
 from keras_tna.twins import make_twin
 
 __version__ = "0.1.0"
+
+
+# Import laziness (JAX data engineer): `keras_tna.data` is imported on first
+# use, not here, because its tf.data pipelines import TensorFlow and the
+# TensorFlow-free path (`keras_tna.data.arrays`, for JAX machines without
+# TensorFlow) must import without it. `keras_tna.data.load(...)` is unchanged.
+def __getattr__(name):
+    if name == "data":
+        import importlib
+
+        return importlib.import_module("keras_tna.data")
+    raise AttributeError(f"module 'keras_tna' has no attribute {name!r}")
 
 __all__ = [
     "TwinModel",

@@ -4,6 +4,8 @@
 are batched `tf.data` pipelines of `(float32 normalised image, int32 label)`;
 `load_raw(name, split)` returns a split's raw uint8 images for analysis code,
 and `DatasetBundle.normalize` applies the same normalisation to them.
+`load_arrays(name, batch_size=...)` is the TensorFlow-free path (JAX machines
+without TensorFlow): `keras.utils.PyDataset`s, augmented on the accelerator.
 
 Names (`available()`): `digits` (offline default), `cifar10`, `cifar100`,
 `imagenet2012`, `cifar10_corrupted/<corruption>_<severity>` (TFDS),
@@ -19,10 +21,36 @@ x = bundle.normalize(corrupt(images))
 ```
 """
 
-from keras_tna.data import augment
-from keras_tna.data.pipeline import DatasetBundle, load, load_raw
+import importlib
+
 from keras_tna.data.registry import available
-from keras_tna.data.tfds_sources import CIFAR10_CORRUPTIONS, CIFAR10_CORRUPTION_SEVERITIES
+
+# The tf.data pipelines import TensorFlow, so they are imported on first use
+# (module `__getattr__`): `keras_tna.data.arrays` (`load_arrays`, the
+# TensorFlow-free path for JAX machines) must import without TensorFlow.
+_LAZY = {
+    "DatasetBundle": "keras_tna.data.pipeline",
+    "load": "keras_tna.data.pipeline",
+    "load_raw": "keras_tna.data.pipeline",
+    "augment": None,  # a submodule
+    "CIFAR10_CORRUPTIONS": "keras_tna.data.tfds_sources",
+    "CIFAR10_CORRUPTION_SEVERITIES": "keras_tna.data.tfds_sources",
+    "ArrayBundle": "keras_tna.data.arrays",
+    "load_arrays": "keras_tna.data.arrays",
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _LAZY[name] is None:
+        return importlib.import_module(f"{__name__}.{name}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DatasetBundle",
@@ -32,4 +60,6 @@ __all__ = [
     "augment",
     "CIFAR10_CORRUPTIONS",
     "CIFAR10_CORRUPTION_SEVERITIES",
+    "ArrayBundle",
+    "load_arrays",
 ]

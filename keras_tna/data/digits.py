@@ -5,9 +5,7 @@ a fresh machine with no network can train and test end to end.
 """
 
 import numpy as np
-import tensorflow as tf
 
-from keras_tna.data import augment
 from keras_tna.data import source
 
 TEST_FRACTION = 0.2
@@ -24,6 +22,24 @@ def load_digits(argument, options):
     (1 at the native 8x8), no flip (digits are not mirror-symmetric).
     """
     del argument
+    return digits_source(options.image_size, _resize_all, source.Split.from_arrays)
+
+
+def digits_source(image_size, resize_all, make_split):
+    """The digits `Source`, with the caller's resizing and split type.
+
+    Shared by the tf.data loader (`load_digits`: TensorFlow resizing, tf.data
+    splits) and the TensorFlow-free one (`arrays.py`: numpy resizing, array
+    splits), so both have the same split, statistics and augmentation.
+
+    Args:
+        image_size: None or tuple `(height, width)`.
+        resize_all: callable `(uint8 images, (height, width)) -> uint8 images`.
+        make_split: callable `(images, labels) -> source.Split`.
+
+    Returns:
+        A `source.Source`.
+    """
     from sklearn.datasets import load_digits as sklearn_digits
     from sklearn.model_selection import train_test_split
 
@@ -37,15 +53,15 @@ def load_digits(argument, options):
         stratify=labels,
         random_state=SPLIT_SEED,
     )
-    if options.image_size is not None:
-        x_train, x_test = (_resize_all(x, options.image_size) for x in (x_train, x_test))
+    if image_size is not None:
+        x_train, x_test = (resize_all(x, image_size) for x in (x_train, x_test))
     mean, std = source.channel_stats(x_train)
     height = x_train.shape[1]
     return source.Source(
         class_names=tuple(str(d) for d in range(10)),
         input_shape=tuple(x_train.shape[1:]),
-        train=source.Split.from_arrays(x_train, y_train),
-        test=source.Split.from_arrays(x_test, y_test),
+        train=make_split(x_train, y_train),
+        test=make_split(x_test, y_test),
         augmentation=source.Augmentation("pad_crop", pad=max(1, round(height / 8)), flip=False),
         mean=mean,
         std=std,
@@ -53,5 +69,9 @@ def load_digits(argument, options):
 
 
 def _resize_all(images, size):
+    import tensorflow as tf
+
+    from keras_tna.data import augment
+
     resized = tf.image.resize(tf.cast(images, tf.float32), size, antialias=True)
     return augment.to_uint8(resized).numpy()

@@ -144,11 +144,11 @@ def load(
     model.fit(bundle.train, validation_data=bundle.test, epochs=200)
     ```
     """
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = source.positive_int("batch_size", batch_size)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int. Received: seed={seed!r}")
     if shuffle_buffer is not None:
-        shuffle_buffer = _positive_int("shuffle_buffer", shuffle_buffer)
+        shuffle_buffer = source.positive_int("shuffle_buffer", shuffle_buffer)
     spec, argument = registry.resolve(name)
     src = spec.loader(
         argument,
@@ -221,7 +221,7 @@ def load_raw(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}. Received: split={split!r}")
     if max_examples is not None:
-        max_examples = _positive_int("max_examples", max_examples)
+        max_examples = source.positive_int("max_examples", max_examples)
     spec, argument = registry.resolve(name)
     if split not in spec.splits:
         raise ValueError(
@@ -250,7 +250,7 @@ def _options(splits, data_dir, image_size, cache, download, manual_dir):
     return source.Options(
         splits=splits,
         data_dir=None if data_dir is None else str(data_dir),
-        image_size=_image_size(image_size),
+        image_size=source.parse_image_size(image_size),
         cache=cache,
         download=bool(download),
         manual_dir=None if manual_dir is None else str(manual_dir),
@@ -325,27 +325,6 @@ def _batch_and_normalize(dataset, batch_size, drop_remainder, mean, std):
         )
         .prefetch(tf.data.AUTOTUNE)
     )
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
-
-
-def _image_size(image_size):
-    if image_size is None:
-        return None
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-        image_size = (image_size, image_size)
-    try:
-        height, width = image_size
-        return (_positive_int("image_size", height), _positive_int("image_size", width))
-    except (TypeError, ValueError):
-        raise ValueError(
-            "image_size must be None, a positive int or a (height, width) pair of "
-            f"positive ints. Received: image_size={image_size!r}"
-        ) from None
 
 
 def _channel_values(what, values, channels):

@@ -4,14 +4,25 @@ A name is either a plain registry key (`"cifar10"`) or a key with an argument:
 `"folder:<path>"`, `"tinyimagenet:<path>"` (separator `:`) or
 `"cifar10_corrupted/<corruption>_<severity>"` (separator `/`). `resolve` is the
 only place that parses names.
+
+Loaders are imported on first call: the registry itself imports no TensorFlow,
+so the TensorFlow-free loader (`arrays.py`, `arrays_loader` below) uses it too.
 """
 
 import dataclasses
+import importlib
 from typing import Callable, Optional
 
-from keras_tna.data import digits
-from keras_tna.data import folders
-from keras_tna.data import tfds_sources
+
+def _lazy(module, function):
+    """`keras_tna.data.<module>.<function>`, imported when first called."""
+
+    def loader(argument, options):
+        loaded = importlib.import_module(f"keras_tna.data.{module}")
+        return getattr(loaded, function)(argument, options)
+
+    loader.__name__ = loader.__qualname__ = function
+    return loader
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +36,9 @@ class DatasetSpec:
         argument: str or None, how the argument is written in messages.
         description: str, one line for `available()` and error messages.
         splits: tuple of str, the splits it has (`"train"`, `"test"`).
+        arrays_loader: callable or None, like `loader` but returning in-memory
+            splits decoded without TensorFlow (`keras_tna.data.load_arrays`);
+            None where the dataset needs TensorFlow (TFDS).
     """
 
     key: str
@@ -33,6 +47,7 @@ class DatasetSpec:
     argument: Optional[str] = None
     description: str = ""
     splits: tuple = ("train", "test")
+    arrays_loader: Optional[Callable] = None
 
     @property
     def pattern(self):
@@ -46,19 +61,24 @@ _REGISTRY = {
     for spec in (
         DatasetSpec(
             "digits",
-            digits.load_digits,
+            _lazy("digits", "load_digits"),
             description="sklearn's 1,797 8x8 grey digits (offline, nothing to download)",
+            arrays_loader=_lazy("arrays", "load_digits_arrays"),
         ),
-        DatasetSpec("cifar10", tfds_sources.load_cifar10, description="TFDS CIFAR-10"),
-        DatasetSpec("cifar100", tfds_sources.load_cifar100, description="TFDS CIFAR-100"),
+        DatasetSpec(
+            "cifar10", _lazy("tfds_sources", "load_cifar10"), description="TFDS CIFAR-10"
+        ),
+        DatasetSpec(
+            "cifar100", _lazy("tfds_sources", "load_cifar100"), description="TFDS CIFAR-100"
+        ),
         DatasetSpec(
             "imagenet2012",
-            tfds_sources.load_imagenet2012,
+            _lazy("tfds_sources", "load_imagenet2012"),
             description="TFDS ImageNet-1k, prepared from the manual download (manual_dir)",
         ),
         DatasetSpec(
             "cifar10_corrupted",
-            tfds_sources.load_cifar10_corrupted,
+            _lazy("tfds_sources", "load_cifar10_corrupted"),
             separator="/",
             argument="<corruption>_<severity>",
             description="TFDS CIFAR-10-C, test split only",
@@ -66,17 +86,19 @@ _REGISTRY = {
         ),
         DatasetSpec(
             "folder",
-            folders.load_folder,
+            _lazy("folders", "load_folder"),
             separator=":",
             argument="<path>",
             description="an image folder: <path>/train/<class>/*, <path>/test/<class>/*",
+            arrays_loader=_lazy("arrays", "load_folder_arrays"),
         ),
         DatasetSpec(
             "tinyimagenet",
-            folders.load_tinyimagenet,
+            _lazy("folders", "load_tinyimagenet"),
             separator=":",
             argument="<path>",
             description="tiny-imagenet-200 unpacked at <path> (train/, val/)",
+            arrays_loader=_lazy("arrays", "load_tinyimagenet_arrays"),
         ),
     )
 }

@@ -10,7 +10,10 @@ import dataclasses
 from typing import Callable, Optional
 
 import numpy as np
-import tensorflow as tf
+
+# TensorFlow is imported inside `Split.from_arrays` (its one use), so that
+# `Source`, `Augmentation` and `channel_stats` serve the TensorFlow-free loader
+# (`arrays.py`) too.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,10 +33,11 @@ class Split:
     """One split: unbatched `(uint8 image, int32 label)` examples.
 
     Either in memory (`images`/`labels` arrays, `dataset` built from them) or
-    streamed (`dataset` only, read from files each epoch).
+    streamed (`dataset` only, read from files each epoch). The TensorFlow-free
+    loader (`arrays.py`) makes in-memory splits with `dataset=None`.
     """
 
-    dataset: tf.data.Dataset
+    dataset: Optional["tf.data.Dataset"]
     num_examples: int
     images: Optional[np.ndarray] = None
     labels: Optional[np.ndarray] = None
@@ -42,6 +46,8 @@ class Split:
     def from_arrays(cls, images, labels):
         images = np.ascontiguousarray(images, np.uint8)
         labels = np.asarray(labels, np.int32)
+        import tensorflow as tf
+
         dataset = tf.data.Dataset.from_tensor_slices((images, labels))
         return cls(dataset, len(labels), images, labels)
 
@@ -121,3 +127,26 @@ def materialize(dataset, batch=4096):
     if not images:
         raise ValueError("The dataset is empty.")
     return np.concatenate(images), np.concatenate(labels).astype(np.int32)
+
+
+def positive_int(name, value):
+    """`value` as an int if it is a positive int, else a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
+    return int(value)
+
+
+def parse_image_size(image_size):
+    """`load`'s `image_size` argument as None or a `(height, width)` tuple of ints."""
+    if image_size is None:
+        return None
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+        image_size = (image_size, image_size)
+    try:
+        height, width = image_size
+        return (positive_int("image_size", height), positive_int("image_size", width))
+    except (TypeError, ValueError):
+        raise ValueError(
+            "image_size must be None, a positive int or a (height, width) pair of "
+            f"positive ints. Received: image_size={image_size!r}"
+        ) from None
