@@ -160,12 +160,10 @@ class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
         parent = super().reduce
 
         def reduce_one(v):
-            rank = (v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v)
-            if axis is not None and getattr(rank, "shape", None) is not None and (
-                rank.shape.rank == 0
-            ):
-                return parent(reduce_op, v, None)
-            return parent(reduce_op, v, axis)
+            local = v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v
+            shape = getattr(local, "shape", None)
+            scalar = shape is not None and shape.rank == 0
+            return parent(reduce_op, v, None if scalar else axis)
 
         return tf.nest.map_structure(reduce_one, value)
 
