@@ -90,7 +90,7 @@ def run_cka():
         for n in names
     ]
     table = common.markdown_table(header, rows)
-    dataset = f"{bundle.name}" + (f" (image_size {runs[0].image_size})" if runs[0].image_size else "")
+    dataset = common.dataset_label(runs[0])
     title = f"Linear CKA per block, {dataset} test set, {num_examples} images"
     markdown = (
         f"# {title}\n\n"

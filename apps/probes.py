@@ -94,7 +94,7 @@ def run_probes():
         for n in names
     ]
     table = common.markdown_table(header, rows)
-    dataset = bundle.name + (f" (image_size {runs[0].image_size})" if runs[0].image_size else "")
+    dataset = common.dataset_label(runs[0])
     title = f"Linear probe test accuracy per block, {dataset}"
     markdown = (
         f"# {title}\n\n"

@@ -154,7 +154,7 @@ def report(runs, skipped, source, bundle, names, severities, clean_labels, resul
                 for m in methods
             ])
     table = common.markdown_table(["Corruption"] + methods, rows)
-    dataset = bundle.name + (f" (image_size {runs[0].image_size})" if runs[0].image_size else "")
+    dataset = common.dataset_label(runs[0])
     n_images = len(clean_labels)
     kind_note = (
         f"**Generated corruptions** ({source.description}): ImageNet-C's severity "

@@ -689,6 +689,15 @@ def load_run_test_set(run, max_examples=None, data_dir=None, seed=0):
     return random_subset(np.asarray(images), np.asarray(labels), max_examples, seed)
 
 
+def dataset_label(run):
+    """Short dataset name for titles: "folder:/a/b/cifar10-jpeg" -> "cifar10-jpeg (folder)"."""
+    name = str(run.dataset)
+    prefix, sep, path = name.partition(":")
+    if sep and prefix in ("folder", "tinyimagenet"):
+        name = f"{pathlib.Path(path).name or path} ({prefix})"
+    return name + (f", {run.image_size}x{run.image_size}" if run.image_size else "")
+
+
 def block_label(name):
     """Table label of a layer: "block_3" -> "Block 3", "logits" -> "FC"."""
     if name == LOGITS:
