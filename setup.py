@@ -38,8 +38,9 @@ setup(
     ],
     extras_require={
         "corruptions": ["imagecorruptions-imaug>=1.1.5,<1.2"],
-        # TwinModel on Keras' JAX backend (KERAS_BACKEND=jax).
-        "jax": ["jax>=0.4.30"],
+        # TwinModel on Keras' JAX backend (KERAS_BACKEND=jax); pillow decodes
+        # images for the TensorFlow-free data path (keras_tna.data.load_arrays).
+        "jax": ["jax>=0.4.30", "pillow>=9,<14"],
         "test": [
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",

@@ -120,6 +120,22 @@ def available():
     return sorted(spec.pattern for spec in _REGISTRY.values())
 
 
+def available_arrays():
+    """The dataset names `load_arrays` accepts (no TensorFlow needed).
+
+    Returns:
+        list of str, sorted.
+
+    Examples:
+
+    ```python
+    keras_tna.data.registry.available_arrays()
+    # ['digits', 'folder:<path>', 'tinyimagenet:<path>']
+    ```
+    """
+    return sorted(spec.pattern for spec in _REGISTRY.values() if spec.arrays_loader)
+
+
 def resolve(name):
     """Splits a dataset name into its registry entry and its argument.
 

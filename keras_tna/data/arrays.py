@@ -1,0 +1,755 @@
+"""Datasets without TensorFlow: numpy in memory, augmented on the accelerator.
+
+`load_arrays(name, batch_size=...)` is `load`'s twin for machines that carry JAX
+(or PyTorch) but not TensorFlow. It reads `digits`, `folder:<path>` and
+`tinyimagenet:<path>` (the datasets that need no TFDS), and returns an
+`ArrayBundle` whose `train` and `test` are `keras.utils.PyDataset`s:
+
+- Images are decoded once with PIL in a thread pool (JPEG, PNG, BMP, GIF;
+  always 3 channels; resized to `image_size` with the same antialiased
+  bilinear filter as `tf.image.resize`) and kept in memory as uint8. The
+  decoded arrays are cached as `.npy` files under `cache_dir`, keyed by the
+  folder, every file's size and modification time and `image_size`, so the
+  second load of a folder only reads two files.
+- Each batch leaves the host as uint8 (a quarter of float32's bytes) and is
+  augmented and normalised on the default device with `keras.ops`, compiled
+  with `jax.jit` on the JAX backend. Both networks of a `TwinModel` see the
+  same augmented batch, because the batch is augmented before the model.
+- Augmentation, normalisation and splits are those of `load`: a random crop
+  after zero-padding (4 pixels for 32 and 64 pixel images, 1 for the 8x8
+  digits) and a horizontal flip (not for digits); a random-resized crop and
+  flip for folders of larger images; per-channel mean/std of the training
+  images; the fixed digits split.
+- Randomness comes from numpy generators seeded with `(seed, epoch, batch)`:
+  the same seed gives the same batches, whatever the backend. The examples are
+  reshuffled each epoch (`on_epoch_end`). `fit`'s own `shuffle=True` further
+  permutes the batch order with Python's `random`: call
+  `keras.utils.set_random_seed` (or pass `shuffle=False`) to fix it too.
+
+What differs from `load`: JPEG files are decoded with libjpeg's accurate
+integer IDCT (PIL's default) where `tf.io.decode_image` uses the fast one, so
+JPEG pixels differ by a few levels (PNG and other lossless files decode
+identically); the random draws differ from the tf.data pipeline's (same
+distributions, other generator).
+"""
+
+import concurrent.futures
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import pathlib
+from typing import Optional
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_tna.data import digits
+from keras_tna.data import layout
+from keras_tna.data import registry
+from keras_tna.data import source
+
+# Bump when the cached arrays' meaning changes (decoder, resize, layout).
+CACHE_VERSION = 1
+DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "keras_tna", "arrays")
+# Random-resized crop (folders of images larger than 64 pixels), as in
+# `augment.random_resized_crop`: area fraction and aspect-ratio ranges.
+RESIZED_CROP_SCALE = (0.08, 1.0)
+RESIZED_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
+RESIZED_CROP_ATTEMPTS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayOptions:
+    """The loader-relevant arguments of `load_arrays`.
+
+    Attributes:
+        image_size: None or tuple `(height, width)`.
+        cache_dir: str or None, where decoded folders are cached (None: no
+            cache).
+        decode_threads: int, threads decoding image files.
+    """
+
+    image_size: Optional[tuple] = None
+    cache_dir: Optional[str] = None
+    decode_threads: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayBundle:
+    """A dataset ready for `fit` without TensorFlow: `DatasetBundle`'s fields.
+
+    Attributes:
+        train: `ArrayDataset` of `(float32 normalised images, int32 labels)`
+            batches on the default device: shuffled with the seed
+            (reshuffled each epoch), augmented.
+        test: `ArrayDataset` of batches in a fixed order, not augmented.
+        num_classes: int.
+        input_shape: tuple `(height, width, channels)` of the images.
+        num_train: int, training examples.
+        num_test: int, test examples.
+        class_names: tuple of str, indexed by label.
+        name: str, the dataset name as given to `load_arrays`.
+        mean: tuple of floats, per-channel mean in [0, 1] units.
+        std: tuple of floats, per-channel std in [0, 1] units.
+    """
+
+    train: "ArrayDataset"
+    test: "ArrayDataset"
+    num_classes: int
+    input_shape: tuple
+    num_train: int
+    num_test: int
+    class_names: tuple
+    name: str
+    mean: tuple
+    std: tuple
+
+    def normalize(self, images):
+        """Normalises raw images the way this bundle's batches are.
+
+        Args:
+            images: uint8 or float array or tensor, `(..., *input_shape)`,
+                pixels in [0, 255]. A numpy array gives a numpy array, a
+                tensor a tensor of the current backend.
+
+        Returns:
+            float32 images, `(images / 255 - mean) / std`.
+
+        Examples:
+
+        ```python
+        bundle = keras_tna.data.load_arrays("digits", batch_size=64)
+        x = bundle.normalize(bundle.test.images)  # what model.predict expects
+        ```
+        """
+        mean = np.asarray(self.mean, np.float32)
+        std = np.asarray(self.std, np.float32)
+        if isinstance(images, np.ndarray):
+            return ((images.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
+        return _normalize(images, mean, std)
+
+
+class ArrayDataset(keras.utils.PyDataset):
+    """Batches of in-memory uint8 images, augmented and normalised on the device.
+
+    `dataset[i]` is batch `i` of the current epoch: `(images, labels)`, float32
+    normalised images and int32 labels as tensors of the current backend on
+    its default device. The pixels travel to the device as uint8 and are
+    cropped, flipped and normalised there.
+
+    Args:
+        images: uint8 array `(n, height, width, channels)`.
+        labels: int array `(n,)`.
+        batch_size: int, examples per batch.
+        mean: sequence of floats, per-channel mean in [0, 1] units.
+        std: sequence of floats, per-channel std in [0, 1] units.
+        augmentation: `source.Augmentation` or None (no augmentation).
+        shuffle: bool, draw a new order of the examples each epoch.
+        seed: int, seeds the order and the augmentation.
+        drop_remainder: bool, drop the last incomplete batch.
+
+    Examples:
+
+    ```python
+    images = np.zeros((100, 32, 32, 3), "uint8")
+    labels = np.zeros(100, "int32")
+    data = ArrayDataset(images, labels, 32, mean=(0.5,) * 3, std=(0.25,) * 3,
+                        augmentation=source.Augmentation("pad_crop", pad=4),
+                        shuffle=True)
+    x, y = data[0]  # (32, 32, 32, 3) float32, (32,) int32
+    ```
+    """
+
+    def __init__(
+        self,
+        images,
+        labels,
+        batch_size,
+        *,
+        mean,
+        std,
+        augmentation=None,
+        shuffle=False,
+        seed=0,
+        drop_remainder=False,
+    ):
+        super().__init__()
+        self.images = np.ascontiguousarray(images, np.uint8)
+        self.labels = np.asarray(labels, np.int32)
+        if self.images.ndim != 4 or len(self.images) != len(self.labels):
+            raise ValueError(
+                "images must be (n, height, width, channels) with one label each. "
+                f"Received: images {self.images.shape}, labels {self.labels.shape}"
+            )
+        self.batch_size = source.positive_int("batch_size", batch_size)
+        self.mean = np.asarray(mean, np.float32)
+        self.std = np.asarray(std, np.float32)
+        if augmentation is not None and augmentation.kind not in ("pad_crop", "resized_crop"):
+            raise ValueError(
+                "augmentation.kind must be 'pad_crop' or 'resized_crop'. "
+                f"Received: {augmentation.kind!r}"
+            )
+        self.augmentation = augmentation
+        self.shuffle = bool(shuffle)
+        self.seed = _check_seed(seed)
+        self.drop_remainder = bool(drop_remainder)
+        # The epoch whose order and augmentation `__getitem__` serves;
+        # `on_epoch_end` (called by `fit`) advances it once batches were served
+        # (keras also calls it when `fit` starts, before any batch).
+        self.epoch = 0
+        self._served = False
+        self._order = (None, None)
+        if len(self) == 0:
+            raise ValueError(
+                f"{len(self.labels)} examples make no full batch of {self.batch_size} "
+                "with drop_remainder=True. Fix: lower batch_size. "
+                f"Received: batch_size={self.batch_size}"
+            )
+
+    def __len__(self):
+        count = len(self.labels)
+        if self.drop_remainder:
+            return count // self.batch_size
+        return -(-count // self.batch_size)
+
+    def order(self):
+        """The example indices of the current epoch, in batch order.
+
+        Returns:
+            int array `(n,)`: a permutation drawn from `(seed, epoch)` when
+            shuffling, else `0..n-1`.
+        """
+        if not self.shuffle:
+            return np.arange(len(self.labels))
+        epoch, order = self._order
+        if epoch != self.epoch:
+            order = np.random.default_rng([self.seed, 0, self.epoch]).permutation(
+                len(self.labels)
+            )
+            self._order = (self.epoch, order)
+        return order
+
+    def __getitem__(self, index):
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"A batch index must be an int. Received: {index!r}")
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch index {index} out of range [0, {len(self)}).")
+        self._served = True
+        rows = self.order()[index * self.batch_size : (index + 1) * self.batch_size]
+        images = ops.convert_to_tensor(self.images[rows])
+        labels = ops.convert_to_tensor(self.labels[rows])
+        policy = self.augmentation
+        if policy is None:
+            return _device_fn("normalize")(images, self.mean, self.std), labels
+        rng = np.random.default_rng([self.seed, 1, self.epoch, int(index)])
+        count, height, width = len(rows), *self.images.shape[1:3]
+        flips = rng.random(count) < 0.5 if policy.flip else np.zeros(count, bool)
+        if policy.kind == "pad_crop":
+            offsets = rng.integers(0, 2 * policy.pad + 1, (count, 2)).astype(np.int32)
+            images = _device_fn("pad_crop")(
+                images, offsets, flips, self.mean, self.std, pad=policy.pad
+            )
+        else:
+            boxes = sample_crop_boxes(rng, count, height, width)
+            images = _device_fn("resized_crop")(images, boxes, flips, self.mean, self.std)
+        return images, labels
+
+    def on_epoch_end(self):
+        if self._served:
+            self.epoch += 1
+            self._served = False
+
+
+def load_arrays(
+    name,
+    *,
+    batch_size,
+    seed=0,
+    augment=True,
+    image_size=None,
+    cache_dir=None,
+    drop_remainder=False,
+    decode_threads=None,
+):
+    """Loads a dataset without TensorFlow, augmented on the accelerator.
+
+    Names: `digits` (sklearn's 8x8 digits, offline), `folder:<path>` (an image
+    folder `train/<class>/*`, `test/<class>/*`), `tinyimagenet:<path>`. The
+    TFDS datasets need `keras_tna.data.load` (TensorFlow). Splits,
+    augmentation and normalisation are `load`'s (see the module docstring
+    for what differs).
+
+    Args:
+        name: str, a dataset name, e.g. `"folder:~/data/cifar10-jpeg"`.
+        batch_size: int, examples per batch.
+        seed: int, seeds the shuffle order and the augmentation.
+        augment: bool, whether to augment the training split.
+        image_size: None, int or tuple `(height, width)`: resize all images
+            to this size. Image folders without it must hold images of a
+            single size.
+        cache_dir: None, str or False: where decoded image folders are kept
+            as `.npy` files (None: `~/.cache/keras_tna/arrays`; False: no
+            cache, decode every time).
+        drop_remainder: bool, drop the last incomplete training batch.
+        decode_threads: int or None, threads decoding image files (default:
+            the number of CPUs).
+
+    Returns:
+        An `ArrayBundle`.
+
+    Raises:
+        ValueError: a name that needs TensorFlow, bad arguments, unreadable
+            or mis-sized images (one line naming the file).
+        FileNotFoundError: a missing folder.
+
+    Examples:
+
+    ```python
+    # KERAS_BACKEND=jax, TensorFlow not installed
+    bundle = keras_tna.data.load_arrays("folder:~/data/cifar10-jpeg", batch_size=256)
+    base = keras_tna.models.build("resnet18", bundle.num_classes, bundle.input_shape)
+    model = keras_tna.TwinModel(base, keras_tna.make_twin(base))
+    model.fit(bundle.train, validation_data=bundle.test, epochs=200)
+    ```
+    """
+    batch_size = source.positive_int("batch_size", batch_size)
+    seed = _check_seed(seed)
+    options = ArrayOptions(
+        image_size=source.parse_image_size(image_size),
+        cache_dir=_cache_dir(cache_dir),
+        decode_threads=(
+            os.cpu_count() or 1
+            if decode_threads is None
+            else source.positive_int("decode_threads", decode_threads)
+        ),
+    )
+    spec, argument = registry.resolve(name)
+    if spec.arrays_loader is None:
+        raise ValueError(
+            f"{name!r} needs TensorFlow: load_arrays reads "
+            f"{', '.join(registry.available_arrays())}. "
+            "Fix: use keras_tna.data.load with TensorFlow installed, or write the "
+            "dataset out as an image folder and pass 'folder:<path>'. "
+            f"Received: {name!r}"
+        )
+    src = spec.arrays_loader(argument, options)
+    mean, std = src.mean, src.std
+    train = ArrayDataset(
+        src.train.images,
+        src.train.labels,
+        batch_size,
+        mean=mean,
+        std=std,
+        augmentation=src.augmentation if augment else None,
+        shuffle=True,
+        seed=seed,
+        drop_remainder=drop_remainder,
+    )
+    test = ArrayDataset(src.test.images, src.test.labels, batch_size, mean=mean, std=std)
+    return ArrayBundle(
+        train=train,
+        test=test,
+        num_classes=len(src.class_names),
+        input_shape=tuple(src.input_shape),
+        num_train=src.train.num_examples,
+        num_test=src.test.num_examples,
+        class_names=tuple(src.class_names),
+        name=name,
+        mean=tuple(float(m) for m in mean),
+        std=tuple(float(s) for s in std),
+    )
+
+
+# ---------------------------------------------------------------- loaders
+# The registry's `arrays_loader`s: `(argument, ArrayOptions) -> source.Source`
+# with in-memory splits (`dataset=None`).
+
+
+def load_digits_arrays(argument, options):
+    """`digits` without TensorFlow: `digits.load_digits`'s split and policy."""
+    del argument
+    return digits.digits_source(options.image_size, _resize_all, _array_split)
+
+
+def load_folder_arrays(argument, options):
+    """`folder:<path>` without TensorFlow (see `layout.folder_files`)."""
+    files, class_names, root = layout.folder_files(argument)
+    return _image_source("folder", files, class_names, options, root)
+
+
+def load_tinyimagenet_arrays(argument, options):
+    """`tinyimagenet:<path>` without TensorFlow (see `layout.tinyimagenet_files`)."""
+    files, class_names, root = layout.tinyimagenet_files(argument)
+    return _image_source("tinyimagenet", files, class_names, options, root)
+
+
+def _array_split(images, labels):
+    images = np.ascontiguousarray(images, np.uint8)
+    return source.Split(None, len(labels), images, np.asarray(labels, np.int32))
+
+
+def _image_source(kind, files, class_names, options, root):
+    entry = None
+    if options.cache_dir is not None:
+        key = _cache_key(kind, root, files, options.image_size)
+        entry = pathlib.Path(options.cache_dir) / f"{root.name or 'root'}-{key}"
+    cached = _read_cache(entry)
+    if cached is None:
+        target = options.image_size or _first_size(files["train"][0][0], root)
+        arrays = {
+            split: _decode_all(files[split][0], root, options, target)
+            for split in ("train", "test")
+        }
+        mean, std = source.channel_stats(arrays["train"])
+        if entry is not None:
+            _write_cache(entry, arrays, mean, std)
+    else:
+        arrays, mean, std = cached
+    height, width = arrays["train"].shape[1:3]
+    return source.Source(
+        class_names=class_names,
+        input_shape=(height, width, 3),
+        train=_array_split(arrays["train"], files["train"][1]),
+        test=_array_split(arrays["test"], files["test"][1]),
+        augmentation=layout.augmentation_for_size(height, width),
+        mean=tuple(mean),
+        std=tuple(std),
+    )
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _first_size(path, root):
+    """The `(height, width)` of one image file, or the unreadable-image error."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, ValueError):
+        layout.raise_unreadable([path], root)
+    return height, width
+
+
+def _decode_one(path, image_size):
+    """One file as a uint8 `(height, width, 3)` array, or None if unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    if image_size is not None:
+        pixels = resize(pixels, image_size)
+    return pixels
+
+
+def _decode_all(paths, root, options, target):
+    """Decodes `paths` in a thread pool into one uint8 array, or one clear error."""
+    images = np.zeros((len(paths), *target, 3), np.uint8)
+    unreadable, mismatched = [], []
+    with concurrent.futures.ThreadPoolExecutor(options.decode_threads) as pool:
+        decoded = pool.map(
+            functools.partial(_decode_one, image_size=options.image_size),
+            paths,
+            chunksize=256,
+        )
+        for i, (path, pixels) in enumerate(zip(paths, decoded)):
+            if pixels is None:
+                unreadable.append(path)
+            elif pixels.shape[:2] != tuple(target):
+                mismatched.append((path, pixels.shape[:2]))
+            else:
+                images[i] = pixels
+    if unreadable:
+        layout.raise_unreadable(unreadable, root)
+    if mismatched:
+        raise layout.size_mismatch_error(root, target, mismatched)
+    return images
+
+
+def resize(image, size):
+    """Resizes one uint8 image like `tf.image.resize(..., antialias=True)`.
+
+    Bilinear with half-pixel centres, the kernel widened by the scale factor
+    when shrinking (antialiasing), edge weights renormalised; computed in
+    float32 and rounded to uint8, as `augment.resize` does.
+
+    Args:
+        image: uint8 array `(height, width, channels)`.
+        size: tuple of 2 ints, the output `(height, width)`.
+
+    Returns:
+        A uint8 array `(*size, channels)`.
+
+    Examples:
+
+    ```python
+    small = resize(np.zeros((64, 48, 3), "uint8"), (32, 32))
+    ```
+    """
+    rows = _resize_weights(image.shape[0], int(size[0]))
+    cols = _resize_weights(image.shape[1], int(size[1]))
+    out = np.einsum("ij,jkc->ikc", rows, image.astype(np.float32))
+    out = np.einsum("lk,ikc->ilc", cols, out)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def _resize_all(images, size):
+    return np.stack([resize(image, size) for image in images])
+
+
+@functools.lru_cache(maxsize=64)
+def _resize_weights(in_size, out_size):
+    """`(out_size, in_size)` float32 weights of TensorFlow's antialiased
+    bilinear resampling (its `scale_and_translate` with a triangle kernel)."""
+    inv_scale = np.float32(in_size / out_size)
+    kernel_scale = max(float(inv_scale), 1.0)
+    weights = np.zeros((out_size, in_size), np.float32)
+    for x in range(out_size):
+        centre = np.float32(x + 0.5) * inv_scale
+        start = int(np.ceil(centre - kernel_scale - 0.5))
+        end = int(np.floor(centre + kernel_scale - 0.5))
+        start = min(max(start, 0), in_size - 1)
+        end = min(max(end, 0), in_size - 1) + 1
+        taps = np.arange(start, end)
+        kernel = np.maximum(0.0, 1.0 - np.abs((taps + 0.5 - centre) / kernel_scale))
+        kernel = kernel.astype(np.float32)
+        weights[x, start:end] = kernel / kernel.sum()
+    return weights
+
+
+# ---------------------------------------------------------------- cache
+
+
+def _cache_dir(cache_dir):
+    if cache_dir is False:
+        return None
+    if cache_dir is None:
+        cache_dir = DEFAULT_CACHE_DIR
+    if not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(
+            "cache_dir must be None (default folder), a path, or False (no cache). "
+            f"Received: cache_dir={cache_dir!r}"
+        )
+    return os.path.expanduser(os.fspath(cache_dir))
+
+
+def _cache_key(kind, root, files, image_size):
+    """Hash of the folder, each file's path, size, mtime and label, and the size."""
+    digest = hashlib.sha256()
+    header = {
+        "version": CACHE_VERSION,
+        "kind": kind,
+        "root": str(root.resolve()),
+        "image_size": image_size,
+    }
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    for split in ("train", "test"):
+        paths, labels = files[split]
+        for path, label in zip(paths, labels):
+            stat = os.stat(path)
+            digest.update(
+                f"{split}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{label}\n".encode()
+            )
+    return digest.hexdigest()[:24]
+
+
+def _read_cache(entry):
+    if entry is None or not (entry / "meta.json").is_file():
+        return None
+    meta = json.loads((entry / "meta.json").read_text())
+    arrays = {split: np.load(entry / f"{split}.npy") for split in ("train", "test")}
+    return arrays, meta["mean"], meta["std"]
+
+
+def _write_cache(entry, arrays, mean, std):
+    """Writes the arrays, then `meta.json` (its presence marks a whole entry)."""
+    try:
+        entry.mkdir(parents=True, exist_ok=True)
+        for split, images in arrays.items():
+            _atomic(entry / f"{split}.npy", lambda f, x=images: np.save(f, x))
+        meta = json.dumps({"mean": list(mean), "std": list(std)})
+        _atomic(entry / "meta.json", lambda f: f.write(meta.encode()))
+    except OSError as error:
+        raise OSError(
+            f"Cannot write the decoded-image cache in {entry}: {error}. Fix: pass "
+            "cache_dir=<a writable folder>, or cache_dir=False to decode every time."
+        ) from None
+
+
+def _atomic(path, write):
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    with open(partial, "wb") as f:
+        write(f)
+    os.replace(partial, path)
+
+
+# ---------------------------------------------------------------- augmentation
+
+
+def pad_crop_flip(images, offsets, flips, pad):
+    """Zero-pads a batch, crops each image at a given offset, flips some.
+
+    `keras.ops` twin of `augment.pad_crop_flip` (runs on any backend's
+    device): image `i` of the output is `padded[i, dy:dy + H, dx:dx + W]`
+    with `(dy, dx) = offsets[i]`, mirrored left-right where `flips[i]`.
+
+    Args:
+        images: tensor `(batch, height, width, channels)`, any dtype.
+        offsets: int tensor `(batch, 2)`, each `(dy, dx)` in `[0, 2 * pad]`.
+        flips: bool tensor `(batch,)`.
+        pad: int, pixels of zero padding on every side.
+
+    Returns:
+        A tensor with the shape and dtype of `images`.
+
+    Examples:
+
+    ```python
+    x = np.arange(9).reshape(1, 3, 3, 1)
+    pad_crop_flip(x, [[0, 0]], [False], pad=1)[0, ..., 0]
+    # [[0, 0, 0], [0, 0, 1], [0, 3, 4]]
+    ```
+    """
+    images = ops.convert_to_tensor(images)
+    offsets = ops.convert_to_tensor(offsets, "int32")
+    flips = ops.convert_to_tensor(flips, "bool")
+    height, width = images.shape[1], images.shape[2]
+    padded = ops.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    rows = offsets[:, :1] + ops.arange(height, dtype="int32")[None, :]
+    cols = offsets[:, 1:] + ops.arange(width, dtype="int32")[None, :]
+    # Reading the crop's columns right to left is the horizontal flip.
+    cols = ops.where(flips[:, None], ops.flip(cols, axis=1), cols)
+    out = ops.take_along_axis(padded, rows[:, :, None, None], axis=1)
+    return ops.take_along_axis(out, cols[:, None, :, None], axis=2)
+
+
+def resized_crop_flip(images, boxes, flips):
+    """Crops a box of each image, resizes it to the image size, flips some.
+
+    The crop is enlarged as `tf.image.resize` does (the box is never larger
+    than the output): bilinear with half-pixel centres, sample positions
+    clamped to the box, as in `augment.random_resized_crop`.
+
+    Args:
+        images: tensor `(batch, height, width, channels)`.
+        boxes: tensor `(batch, 4)` of whole numbers, each `(top, left,
+            box_height, box_width)` in pixels, inside the image.
+        flips: bool tensor `(batch,)`.
+
+    Returns:
+        A float32 tensor with the shape of `images`, pixels in the input range.
+
+    Examples:
+
+    ```python
+    x = np.random.rand(2, 96, 96, 3) * 255
+    y = resized_crop_flip(x, [[0, 0, 48, 48], [10, 20, 60, 30]], [False, True])
+    ```
+    """
+    images = ops.cast(ops.convert_to_tensor(images), "float32")
+    boxes = ops.cast(ops.convert_to_tensor(boxes), "float32")
+    flips = ops.convert_to_tensor(flips, "bool")
+    height, width = images.shape[1], images.shape[2]
+
+    def taps(start, size, out_size):
+        # Output pixel i samples start + (i + 0.5) * size / out_size - 0.5,
+        # clamped to the box: the two neighbouring pixels and their weights.
+        last = start + size - 1.0
+        pos = start[:, None] + (ops.arange(out_size, dtype="float32")[None, :] + 0.5) * (
+            size[:, None] / out_size
+        ) - 0.5
+        pos = ops.clip(pos, start[:, None], last[:, None])
+        low = ops.floor(pos)
+        high = ops.minimum(low + 1.0, last[:, None])
+        return ops.cast(low, "int32"), ops.cast(high, "int32"), pos - low
+
+    top, left, box_h, box_w = (boxes[:, i] for i in range(4))
+    y0, y1, wy = taps(top, box_h, height)
+    x0, x1, wx = taps(left, box_w, width)
+    # Reading the columns right to left is the horizontal flip.
+    x0, x1, wx = (ops.where(flips[:, None], ops.flip(t, axis=1), t) for t in (x0, x1, wx))
+    upper = ops.take_along_axis(images, y0[:, :, None, None], axis=1)
+    lower = ops.take_along_axis(images, y1[:, :, None, None], axis=1)
+    rows = upper + (lower - upper) * wy[:, :, None, None]
+    left_px = ops.take_along_axis(rows, x0[:, None, :, None], axis=2)
+    right_px = ops.take_along_axis(rows, x1[:, None, :, None], axis=2)
+    return left_px + (right_px - left_px) * wx[:, None, :, None]
+
+
+def sample_crop_boxes(rng, count, height, width):
+    """Inception-style crop boxes: area 8%-100%, aspect ratio 3/4-4/3.
+
+    Each box tries 10 (area, log-uniform ratio) draws and takes the first that
+    fits, else the whole image; its position is uniform.
+
+    Args:
+        rng: `np.random.Generator`.
+        count: int, boxes to draw.
+        height: int, image height.
+        width: int, image width.
+
+    Returns:
+        float32 array `(count, 4)` of `(top, left, box_height, box_width)`.
+    """
+    shape = (count, RESIZED_CROP_ATTEMPTS)
+    area = height * width * rng.uniform(*RESIZED_CROP_SCALE, shape)
+    ratio = np.exp(rng.uniform(*np.log(RESIZED_CROP_RATIO), shape))
+    box_w = np.round(np.sqrt(area * ratio))
+    box_h = np.round(np.sqrt(area / ratio))
+    fits = (box_w >= 1) & (box_h >= 1) & (box_w <= width) & (box_h <= height)
+    first = np.argmax(fits, axis=1)
+    pick = np.arange(count), first
+    found = fits.any(axis=1)
+    box_h = np.where(found, box_h[pick], height)
+    box_w = np.where(found, box_w[pick], width)
+    top = np.floor(rng.random(count) * (height - box_h + 1))
+    left = np.floor(rng.random(count) * (width - box_w + 1))
+    return np.stack([top, left, box_h, box_w], axis=1).astype(np.float32)
+
+
+def _normalize(images, mean, std):
+    return (ops.cast(images, "float32") / 255.0 - mean) / std
+
+
+def _pad_crop(images, offsets, flips, mean, std, pad):
+    return _normalize(pad_crop_flip(images, offsets, flips, pad), mean, std)
+
+
+def _resized_crop(images, boxes, flips, mean, std):
+    return _normalize(resized_crop_flip(images, boxes, flips), mean, std)
+
+
+_DEVICE_FNS = {
+    "normalize": (_normalize, ()),
+    "pad_crop": (_pad_crop, ("pad",)),
+    "resized_crop": (_resized_crop, ()),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(name, backend):
+    fn, static = _DEVICE_FNS[name]
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn, static_argnames=static)
+    return fn
+
+
+def _device_fn(name):
+    """The batch transform `name`, compiled with `jax.jit` on the JAX backend."""
+    return _compiled(name, keras.backend.backend())
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int. Received: seed={seed!r}")
+    # numpy seeds are non-negative: map negative ints onto distinct ones.
+    return int(seed) % 2**64
