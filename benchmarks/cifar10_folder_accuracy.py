@@ -21,7 +21,7 @@ import keras  # noqa: E402
 
 from keras_tna import data  # noqa: E402
 from keras_tna import models  # noqa: E402
-from data_pipeline import DEFAULT_FOLDER, cifar10_folder  # noqa: E402
+from shared_cifar10 import DEFAULT_FOLDER, cifar10_folder  # noqa: E402
 
 
 def main():

@@ -21,9 +21,7 @@ Usage:
 
 import argparse
 import os
-import pathlib
 import statistics
-import tarfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,26 +31,9 @@ import tensorflow as tf  # noqa: E402
 
 from keras_tna import data  # noqa: E402
 from keras_tna import models  # noqa: E402
+from shared_cifar10 import DEFAULT_FOLDER, cifar10_folder  # noqa: E402
 
 ALPHA = 5e-3
-SHARED_TAR = pathlib.Path(__file__).resolve().parents[2] / "shared/data/cifar10-jpeg.tar.xz"
-DEFAULT_FOLDER = pathlib.Path.home() / ".cache/keras_tna/cifar10-jpeg"
-
-
-def cifar10_folder(folder):
-    """The image folder, unpacked from the shared tarball if it is not there."""
-    folder = pathlib.Path(folder).expanduser()
-    if (folder / "train").is_dir():
-        return folder
-    if folder != DEFAULT_FOLDER or not SHARED_TAR.is_file():
-        raise SystemExit(f"No image folder at {folder}: pass --folder=<dir with train/, test/>")
-    print(f"Unpacking {SHARED_TAR} into {folder.parent} ...", flush=True)
-    partial = folder.parent / (folder.name + ".partial")
-    with tarfile.open(SHARED_TAR) as tar:
-        tar.extractall(partial, filter="data")
-    (partial / folder.name).rename(folder)
-    partial.rmdir()
-    return folder
 
 
 def tna_step(input_shape, num_classes):
