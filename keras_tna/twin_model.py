@@ -543,17 +543,33 @@ def _check_logit_shapes(base, twin, x_first):
 
 
 def _first_batch(x, y):
-    """The first batch's (x, y) as numpy, from arrays or a tf.data.Dataset."""
+    """A sample `(x, y)` to check, without consuming any data.
+
+    Arrays are returned as they are. A `tf.data.Dataset` (or another iterable)
+    is never iterated here: one extra pass would advance its reshuffling, so a
+    TwinModel and a plain model fed the same seeded pipeline would see their
+    batches in different orders. From a dataset only its `element_spec` is
+    used: zeros of one example's shape, and one-hot label widths (integer
+    label values are checked by the data pipeline's `num_classes`).
+    """
     if x is None:
         return None, None
-    if y is None and not isinstance(x, (np.ndarray, list)):
-        try:
-            batch = next(iter(x))
-        except (TypeError, StopIteration):
+    spec = getattr(x, "element_spec", None)
+    if y is None and spec is not None:
+        if not isinstance(spec, (tuple, list)) or len(spec) < 2:
             return None, None
-        if isinstance(batch, (tuple, list)) and len(batch) >= 2:
-            return _as_numpy(batch[0]), _as_numpy(batch[1])
-        return _as_numpy(batch), None
+        x_spec, y_spec = spec[0], spec[1]
+        try:
+            x_zero = np.zeros((1,) + tuple(x_spec.shape[1:]), x_spec.dtype.as_numpy_dtype)
+        except (AttributeError, TypeError, ValueError):
+            x_zero = None
+        y_shape = tuple(getattr(y_spec, "shape", ()))
+        y_zero = None
+        if len(y_shape) == 2 and y_shape[-1] not in (None, 1):
+            y_zero = np.zeros((1, y_shape[-1]), "float32")  # one-hot: width only
+        return x_zero, y_zero
+    if y is None:
+        return None, None
     return _as_numpy(x), _as_numpy(y)
 
 
