@@ -66,6 +66,7 @@ def candidates(image, pad, flip):
 # ------------------------------------------------------ TensorFlow-free run
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax not installed")
 def test_tensorflow_free_run_on_jax(tmp_path):
     """digits + a folder load and a TwinModel trains with TensorFlow blocked; the
@@ -110,6 +111,7 @@ def test_tensorflow_free_run_on_jax(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_module_imports_without_tensorflow():
     """TensorFlow is installed here, yet not imported by the TF-free path."""
     code = (
