@@ -269,7 +269,11 @@ def comparison_table(results):
             if v not in cells:
                 continue
             stats = cells[v]
-            difference, t = gain(stats, baseline) if baseline else (math.nan,) * 2
+            difference, t = (
+                gain(stats, baseline)
+                if baseline is not None and v != single
+                else (math.nan, math.nan)
+            )
             records.append(
                 _record(setting, labels[v], "base_accuracy", stats, difference, t)
             )
@@ -437,13 +441,21 @@ def plot_curves(results, path, metric="val_base_accuracy"):
     import matplotlib.pyplot as plt
 
     curves = collections.defaultdict(lambda: collections.defaultdict(list))
+    twins = collections.defaultdict(lambda: collections.defaultdict(list))
     losses = collections.defaultdict(lambda: collections.defaultdict(list))
+    diverged = collections.Counter()
+    twin_metric = metric.replace("base", "twin")
     for result in results:
+        key = (setting_of(result), variant_of(result))
+        if result.get("status") != "completed":
+            diverged[key] += 1
+            continue
         history = read_history(result["run_dir"])
         if metric not in history:
             continue
-        key = (setting_of(result), variant_of(result))
         curves[key[0]][key[1]].append((history["epoch"], history[metric]))
+        if twin_metric != metric and twin_metric in history:
+            twins[key[0]][key[1]].append((history["epoch"], history[twin_metric]))
         if "val_matching_loss" in history and result["method"] != "single":
             losses[key[0]][key[1]].append(
                 (history["epoch"], history["val_matching_loss"])
@@ -464,10 +476,17 @@ def plot_curves(results, path, metric="val_base_accuracy"):
             panels.append(
                 (axes[1][column], losses[setting], 1.0, "validation matching loss")
             )
-        for axis, by_variant, scale, ylabel in panels:
+        for index, (axis, by_variant, scale, ylabel) in enumerate(panels):
             for variant in sorted(by_variant, key=lambda v: _variant_order((v, None))):
                 label = variant_label(variant, show_alpha, show_start)
-                _draw_band(axis, by_variant[variant], scale, label)
+                if diverged[(setting, variant)]:
+                    label += f", {diverged[(setting, variant)]} diverged (left out)"
+                color = _draw_band(axis, by_variant[variant], scale, label)
+                if index == 0 and twins[setting].get(variant):
+                    _draw_band(
+                        axis, twins[setting][variant], scale,
+                        f"{label}: twin", color=color, linestyle="--",
+                    )
             axis.set_xlabel("epoch")
             axis.set_ylabel(ylabel)
             axis.grid(alpha=0.3)
@@ -484,20 +503,25 @@ def plot_curves(results, path, metric="val_base_accuracy"):
     return path
 
 
-def _draw_band(axis, runs, scale, label):
+def _draw_band(axis, runs, scale, label, color=None, linestyle="-"):
+    """Draws the mean over runs and a min-max band; returns the line colour."""
     length = min(len(epochs) for epochs, _ in runs)
     epochs = runs[0][0][:length] + 1
     values = np.stack([v[:length] for _, v in runs]) * scale
     mean = np.nanmean(values, axis=0)
-    line = axis.plot(epochs, mean, label=f"{label} (n={len(runs)})")[0]
+    line = axis.plot(
+        epochs, mean, label=f"{label} (n={len(runs)})", color=color,
+        linestyle=linestyle,
+    )[0]
     if len(runs) > 1:
         axis.fill_between(
             epochs,
             np.nanmin(values, axis=0),
             np.nanmax(values, axis=0),
             color=line.get_color(),
-            alpha=0.2,
+            alpha=0.1 if linestyle != "-" else 0.2,
         )
+    return line.get_color()
 
 
 def plot_alpha(results, path):
