@@ -25,7 +25,6 @@ import os
 import pathlib
 import platform
 import shutil
-import sys
 import time
 
 import keras
@@ -46,8 +45,6 @@ RUN_CONTROL_FIELDS = (
     "jit_compile",
     "deterministic",
 )
-# Settings that only some methods use (the others ignore them).
-_TWIN_FIELDS = ("twin_model", "temperature", "matching_start_epoch")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +83,7 @@ METHODS = {
             twin=True,
             matching="tna",
             alpha_field="alpha",
-            uses=_TWIN_FIELDS + ("alpha",),
+            uses=("twin_model", "matching_start_epoch", "alpha"),
         ),
         Method(
             "dml",
@@ -94,7 +91,7 @@ METHODS = {
             twin=True,
             matching="dml",
             alpha_field="dml_alpha",
-            uses=_TWIN_FIELDS + ("dml_alpha",),
+            uses=("twin_model", "matching_start_epoch", "temperature", "dml_alpha"),
         ),
         Method(
             "frozen_twin",
@@ -103,7 +100,7 @@ METHODS = {
             matching="tna",
             freeze_twin=True,
             alpha_field="alpha",
-            uses=("twin_checkpoint", "temperature", "matching_start_epoch", "alpha"),
+            uses=("twin_checkpoint", "matching_start_epoch", "alpha"),
         ),
         Method(
             "ensemble",
