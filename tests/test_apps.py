@@ -406,6 +406,37 @@ def test_report_mean_std_and_gain_by_hand(tmp_path):
         assert (tmp_path / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _png_size(path):
+    header = pathlib.Path(path).read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_report_late_matching_curves_add_the_matching_loss_row(tmp_path):
+    for start in (0, 1):
+        run = tmp_path / f"start{start}"
+        run.mkdir()
+        (run / "results.json").write_text(json.dumps({
+            "method": "tna", "model": "convnet", "twin_model": "convnet",
+            "dataset": "digits", "seed": 0, "alpha": 0.005, "epochs": 3,
+            "learning_rate": 0.1, "matching_start_epoch": start,
+            "base_accuracy": 0.9, "twin_accuracy": 0.9, "ensemble_accuracy": 0.9,
+            "status": "completed",
+        }))
+        (run / "history.csv").write_text(
+            "epoch,val_base_accuracy,val_twin_accuracy,val_matching_loss\n"
+            "0,0.5,0.5,9\n1,0.7,0.7,4\n2,0.9,0.9,1\n"
+        )
+    out = reporting.report([tmp_path], output_dir=tmp_path / "r", echo=False)
+    assert "TNA (start 0)" in out["markdown"] and "TNA (start 1)" in out["markdown"]
+    # One panel per setting: accuracy above, matching loss below (Fig. 5).
+    assert _png_size(tmp_path / "r" / "report_curves.png") == (720, 960)
+    one_row = reporting.plot_curves(
+        reporting.collect([tmp_path / "start0"]), tmp_path / "one.png"
+    )
+    assert _png_size(one_row) == (720, 480)
+
+
 def test_report_without_results_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="No results.json"):
         reporting.collect([tmp_path])
