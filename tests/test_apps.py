@@ -303,6 +303,20 @@ def test_other_methods(tmp_path, method):
         assert 0.0 <= results["ensemble_accuracy"] <= 1.0
 
 
+@pytest.mark.slow
+def test_mirrored_strategy_and_mixed_precision_run(tmp_path):
+    results = training.train(
+        _smoke(tmp_path, strategy="mirrored", mixed_precision="mixed_bfloat16")
+    )
+    assert results["status"] == "completed"
+    assert np.isfinite(results["base_loss"])
+    base = keras.models.load_model(tmp_path / "base.keras", compile=False)
+    assert base.get_layer("logits").compute_dtype == "float32"
+    assert base.get_layer("block_1").compute_dtype == "bfloat16"
+    # The global dtype policy is restored after the run.
+    assert keras.config.dtype_policy().name == "float32"
+
+
 def test_frozen_twin_stays_frozen(tna_run, tmp_path):
     config, _ = tna_run
     checkpoint = f"{config.output_dir}/base.keras"
