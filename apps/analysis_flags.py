@@ -60,7 +60,15 @@ def write_outputs(output_dir, name, markdown, data):
     return md, js
 
 
-def skipped_note(skipped):
-    if not skipped:
-        return ""
-    return "Left out (diverged): " + ", ".join(str(r.path) for r in skipped) + "\n\n"
+def shown(path):
+    """A path relative to the working dir when inside it (for the reports)."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def runs_note(runs, skipped):
+    """The "Runs: ..." (and "Left out (diverged): ...") lines of a report."""
+    note = "Runs: " + ", ".join(shown(r.path) for r in runs) + "\n\n"
+    if skipped:
+        note += "Left out (diverged): " + ", ".join(shown(r.path) for r in skipped) + "\n\n"
+    return note

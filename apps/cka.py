@@ -95,8 +95,7 @@ def run_cka():
     markdown = (
         f"# {title}\n\n"
         f"Command:\n\n    {analysis_flags.command_line()}\n\n"
-        f"Runs: {', '.join(str(r.path) for r in runs)}\n\n"
-        + analysis_flags.skipped_note(skipped)
+        + analysis_flags.runs_note(runs, skipped)
         + f"{table}\n\n"
         "Mean ± sample std (ddof=1) over the pairs of each kind (n pairs). Minibatch "
         f"linear CKA (unbiased HSIC_1 averaged over batches of {FLAGS.batch_size}, "

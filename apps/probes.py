@@ -99,8 +99,7 @@ def run_probes():
     markdown = (
         f"# {title}\n\n"
         f"Command:\n\n    {analysis_flags.command_line()}\n\n"
-        f"Runs: {', '.join(str(r.path) for r in runs)}\n\n"
-        + analysis_flags.skipped_note(skipped)
+        + analysis_flags.runs_note(runs, skipped)
         + f"{table}\n\n"
         f"Base networks, frozen; each block output averaged per channel; a linear "
         f"probe trained with SGD (lr {FLAGS.learning_rate:g}, momentum {FLAGS.momentum:g}, "

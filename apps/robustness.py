@@ -166,8 +166,7 @@ def report(runs, skipped, source, bundle, names, severities, clean_labels, resul
     markdown = (
         f"# Corruption robustness, {dataset}\n\n"
         f"Command:\n\n    {analysis_flags.command_line()}\n\n"
-        f"Runs: {', '.join(str(r.path) for r in runs)}\n\n"
-        + analysis_flags.skipped_note(skipped)
+        + analysis_flags.runs_note(runs, skipped)
         + f"{kind_note}\n\n"
         f"{table}\n\n"
         f"Top-1 accuracy of the base networks on {n_images} test images per variant, "
@@ -191,7 +190,7 @@ def report(runs, skipped, source, bundle, names, severities, clean_labels, resul
     print(table)
     out = FLAGS.output_dir
     raw = {
-        m: [{"run": str(run.path), "seed": run.seed, "clean": r.clean["accuracy"],
+        m: [{"run": analysis_flags.shown(run.path), "seed": run.seed, "clean": r.clean["accuracy"],
              "scores": {f"{c}_{s}": v["accuracy"] for (c, s), v in r.scores.items()}}
             for run, r in results[m]]
         for m in methods

@@ -142,6 +142,15 @@ def test_biased_full_batch_overestimates_on_wide_random_features():
     assert abs(stream(x, y, 64)) < 0.05
 
 
+def test_constant_features_give_nan():
+    x, _ = random_features(0, n=32)
+    constant = np.ones((32, 5), np.float32)
+    cka = cka_lib.MinibatchCKA()
+    cka.update([x, constant], [x])
+    m = cka.result()
+    assert m[0, 0] == pytest.approx(1.0, abs=1e-6) and np.isnan(m[1, 0])
+
+
 def test_rejects_small_or_mismatched_batches():
     cka = cka_lib.MinibatchCKA()
     with pytest.raises(ValueError, match="at least 4"):

@@ -144,12 +144,19 @@ class MinibatchCKA:
         self.num_examples += n
 
     def result(self):
-        """The CKA matrix, a float64 numpy array (layers of A x layers of B)."""
+        """The CKA matrix, a float64 numpy array (layers of A x layers of B).
+
+        Entries are nan where a layer's self-similarity is not positive (its
+        features are constant over the data, where CKA is undefined).
+        """
         if self._xy is None:
             raise ValueError("No minibatch was added: call `update` first.")
-        denominator = np.sqrt(np.outer(self._xx, self._yy))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(denominator > 0, self._xy / denominator, np.nan)
+        # HSIC_1(K, K) estimates ||Cov||^2 >= 0 but can come out <= 0 on a
+        # finite sample when a layer is (nearly) constant, e.g. dead ReLUs:
+        # CKA is undefined there (nan).
+        product = np.outer(self._xx, self._yy)
+        denominator = np.sqrt(np.where(product > 0, product, 1.0))
+        return np.where(product > 0, self._xy / denominator, np.nan)
 
 
 def linear_cka(x, y, unbiased=False):

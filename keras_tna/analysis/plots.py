@@ -84,7 +84,7 @@ def plot_lines(values, names, path, ylabel, title=None, percent=False):
     axis.set_xticklabels([common.block_label(n) for n in names], rotation=30, fontsize=8)
     axis.set_ylabel(ylabel)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if title:
         axis.set_title(title, fontsize=10)
     fig.savefig(path, dpi=130, bbox_inches="tight")
