@@ -1,17 +1,9 @@
-"""PNG plots of the analyses (matplotlib, Agg backend): CKA, probes, corruptions."""
+"""PNG plots of the analyses (matplotlib figures): CKA, probes, corruptions."""
 
 import numpy as np
 
+from keras_tna import plotting
 from keras_tna.analysis import common
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_cka_heatmaps(matrices, path, title=None):
@@ -23,11 +15,10 @@ def plot_cka_heatmaps(matrices, path, title=None):
         path: str or path-like, the PNG to write.
         title: str or None.
     """
-    plt = _pyplot()
     kinds = list(matrices)
     columns = min(2, len(kinds))
     grid_rows = -(-len(kinds) // columns)
-    fig, axes = plt.subplots(
+    fig, axes = plotting.subplots(
         grid_rows, columns, figsize=(4.6 * columns + 1.0, 4.4 * grid_rows),
         squeeze=False, layout="constrained",
     )
@@ -56,7 +47,6 @@ def plot_cka_heatmaps(matrices, path, title=None):
     if title:
         fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
 
 
 def plot_lines(values, names, path, ylabel, title=None, percent=False):
@@ -70,8 +60,7 @@ def plot_lines(values, names, path, ylabel, title=None, percent=False):
         title: str or None.
         percent: bool, show values x 100.
     """
-    plt = _pyplot()
-    fig, axis = plt.subplots(figsize=(max(5.0, 0.55 * len(names) + 2.5), 3.8))
+    fig, axis = plotting.subplots(figsize=(max(5.0, 0.55 * len(names) + 2.5), 3.8))
     scale = 100.0 if percent else 1.0
     x = np.arange(len(names))
     for group, per_layer in values.items():
@@ -88,7 +77,6 @@ def plot_lines(values, names, path, ylabel, title=None, percent=False):
     if title:
         axis.set_title(title, fontsize=10)
     fig.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
 
 
 def plot_corruptions(values, corruptions, titles, path, title=None):
@@ -101,8 +89,7 @@ def plot_corruptions(values, corruptions, titles, path, title=None):
         path: str or path-like.
         title: str or None.
     """
-    plt = _pyplot()
-    fig, axis = plt.subplots(figsize=(max(6.0, 0.62 * len(corruptions) + 2), 3.9))
+    fig, axis = plotting.subplots(figsize=(max(6.0, 0.62 * len(corruptions) + 2), 3.9))
     methods = list(values)
     width = 0.8 / max(1, len(methods))
     x = np.arange(len(corruptions))
@@ -118,4 +105,3 @@ def plot_corruptions(values, corruptions, titles, path, title=None):
     if title:
         axis.set_title(title, fontsize=10)
     fig.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
