@@ -569,3 +569,14 @@ CV = "keras_cv:ResNetBackbone"
 def test_bad_input_raises_clear_errors(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         models.build(*args, **kwargs)
+
+
+def test_convnet_default_init_is_pytorchs():
+    """Kernels ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's Conv2d/Linear default."""
+    model = models.build("convnet", 10, (32, 32, 3), seed=0)
+    for name, fan_in in (("block_1", 27), ("block_5", 576), ("logits", 1600)):
+        kernel = model.get_layer(name).kernel.numpy()
+        bound = 1.0 / np.sqrt(fan_in)
+        assert np.abs(kernel).max() <= bound
+        assert np.abs(kernel).max() > 0.95 * bound  # uniform up to the bound
+        assert np.std(kernel) == pytest.approx(bound / np.sqrt(3), rel=0.1)
