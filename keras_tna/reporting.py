@@ -21,6 +21,8 @@ import pathlib
 
 import numpy as np
 
+from keras_tna import plotting
+
 METHOD_LABELS = {
     "single": "Single",
     "tna": "TNA",
@@ -435,11 +437,6 @@ def plot_curves(results, path, metric="val_base_accuracy"):
     Returns:
         The path written, or None when no run has that column.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     curves = collections.defaultdict(lambda: collections.defaultdict(list))
     twins = collections.defaultdict(lambda: collections.defaultdict(list))
     losses = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -467,7 +464,7 @@ def plot_curves(results, path, metric="val_base_accuracy"):
     show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
     show_start = _varies(variants, 3, exclude=("single", "ensemble"))
     rows = 2 if show_start and losses else 1
-    fig, axes = plt.subplots(
+    fig, axes = plotting.subplots(
         rows, len(settings), figsize=(6 * len(settings), 4 * rows), squeeze=False
     )
     for column, setting in enumerate(settings):
@@ -499,7 +496,6 @@ def plot_curves(results, path, metric="val_base_accuracy"):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -526,15 +522,10 @@ def _draw_band(axis, runs, scale, label, color=None, linestyle="-"):
 
 def plot_alpha(results, path):
     """Final base accuracy against alpha (the paper's Table 7), mean ± std."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     tna = [r for r in results if r["method"] == "tna"]
     if len({r["alpha"] for r in tna}) < 2:
         return None
-    fig, axis = plt.subplots(figsize=(6, 4))
+    fig, axis = plotting.subplots(figsize=(6, 4))
     for setting, cells in group(tna).items():
         points = sorted((v[2], s) for v, s in cells.items() if s.n)
         if not points:
@@ -560,7 +551,6 @@ def plot_alpha(results, path):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
