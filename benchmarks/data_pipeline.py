@@ -30,36 +30,12 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_tna import data  # noqa: E402
-from keras_tna import models  # noqa: E402
+from bare_tna import bare_tna_step  # noqa: E402
 from shared_cifar10 import DEFAULT_FOLDER, cifar10_folder  # noqa: E402
 
-ALPHA = 5e-3
-
-
 def tna_step(input_shape, num_classes):
-    """A bare TNA step: two ConvNets, one tape, SGD on both."""
-    base = models.build("convnet", num_classes, input_shape, seed=0)
-    twin = models.build("convnet", num_classes, input_shape, seed=1)
-    opt_a = keras.optimizers.SGD(0.01, momentum=0.9)
-    opt_b = keras.optimizers.SGD(0.01, momentum=0.9)
-    opt_a.build(base.trainable_variables)
-    opt_b.build(twin.trainable_variables)
-    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            logits_a = base(x, training=True)
-            logits_b = twin(x, training=True)
-            matching = tf.reduce_mean(tf.reduce_sum(tf.square(logits_a - logits_b), -1))
-            loss = ce(y, logits_a) + ce(y, logits_b) + ALPHA * matching
-        va, vb = base.trainable_variables, twin.trainable_variables
-        grads = tape.gradient(loss, va + vb)
-        opt_a.apply_gradients(zip(grads[: len(va)], va))
-        opt_b.apply_gradients(zip(grads[len(va) :], vb))
-        return loss
-
-    return step
+    """A bare TNA step on two ConvNets (benchmarks/bare_tna.py)."""
+    return bare_tna_step("convnet", num_classes, input_shape)
 
 
 def pipeline_rate(dataset, batches):

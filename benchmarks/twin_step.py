@@ -27,6 +27,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from bare_tna import bare_tna_step  # noqa: E402
 from keras_tna import TwinModel, models  # noqa: E402
 
 ALPHA = 5e-3
@@ -61,30 +62,7 @@ def twin_step(name, x, y):
 
 
 def bare_step(name, x, y):
-    base = models.build(name, 10, x.shape[1:], seed=0)
-    twin = models.build(name, 10, x.shape[1:], seed=1)
-    opt_a, opt_b = sgd(), sgd()
-    opt_a.build(base.trainable_variables)
-    opt_b.build(twin.trainable_variables)
-    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            oa = base(x, training=True)
-            ob = twin(x, training=True)
-            loss = (
-                ce(y, oa)
-                + ce(y, ob)
-                + ALPHA * tf.reduce_mean(tf.reduce_sum(tf.square(oa - ob), -1))
-                + tf.add_n(base.losses + twin.losses or [0.0])
-            )
-        va, vb = base.trainable_variables, twin.trainable_variables
-        grads = tape.gradient(loss, va + vb)
-        opt_a.apply_gradients(zip(grads[: len(va)], va))
-        opt_b.apply_gradients(zip(grads[len(va) :], vb))
-        return loss
-
+    step = bare_tna_step(name, 10, x.shape[1:], alpha=ALPHA)
     xt, yt = tf.constant(x), tf.constant(y)
     return lambda: step(xt, yt)
 
