@@ -199,8 +199,9 @@ def _tfds_split(tfds_name, split, options):
     """Returns `(dataset of (uint8 image, int32 label), num_examples)`."""
     tfds = _import_tfds()
     data_dir = _data_dir(options)
-    try:
-        dataset = tfds.load(
+
+    def prepared():
+        return tfds.load(
             tfds_name,
             split=split,
             data_dir=data_dir,
@@ -208,20 +209,16 @@ def _tfds_split(tfds_name, split, options):
             as_supervised=True,
             shuffle_files=False,
         )
+
+    try:
+        dataset = prepared()
     except AssertionError as error:
         if "could not find data" not in str(error):
             raise
         if not options.download:
             raise FileNotFoundError(_not_prepared_message(tfds_name, data_dir)) from None
         _download(tfds_name, data_dir, options.manual_dir)
-        dataset = tfds.load(
-            tfds_name,
-            split=split,
-            data_dir=data_dir,
-            download=False,
-            as_supervised=True,
-            shuffle_files=False,
-        )
+        dataset = prepared()
     count = int(dataset.cardinality())
     if count < 0:
         raise ValueError(f"{tfds_name} {split}: unknown number of examples.")
