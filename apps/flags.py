@@ -120,13 +120,22 @@ flags.DEFINE_enum(
     "schedule",
     _DEFAULTS.schedule,
     training.SCHEDULES,
-    "Learning-rate schedule: cosine decay to 0 over all steps, or constant.",
+    "Learning-rate schedule: cosine decay to 0 updated every step; "
+    "cosine_epoch, the same curve updated once per epoch (PyTorch's "
+    "CosineAnnealingLR as the paper's code steps it); or constant.",
 )
 flags.DEFINE_float(
     "warmup_epochs",
     _DEFAULTS.warmup_epochs,
     "Linear learning-rate warm-up from 0, in epochs.",
     lower_bound=0.0,
+)
+flags.DEFINE_enum(
+    "pad_fill",
+    _DEFAULTS.pad_fill,
+    training.PAD_FILLS,
+    "What the random pad-and-crop pads with: zero (black raw pixels) or mean "
+    "(the mean colour: normalise, then pad with 0, as the paper's code).",
 )
 flags.DEFINE_integer(
     "seed",

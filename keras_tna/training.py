@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_tna import distribute
+from keras_tna.data import source as data_source
 
 # Settings that say where or how verbosely a run executes, not what it
 # computes: they may differ when a run is resumed or repeated.
@@ -114,7 +115,8 @@ METHODS = {
 _METHOD_ONLY_FIELDS = sorted({f for m in METHODS.values() for f in m.uses})
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "cosine_epoch", "constant")
+PAD_FILLS = data_source.PAD_FILLS
 STRATEGIES = tuple(distribute.available())
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "true", "false")
@@ -164,8 +166,14 @@ class TrainConfig:
         weight_decay: float. L2 penalty on the kernels (gradient
             `weight_decay * w`) for SGD and Adam; decoupled weight decay of
             AdamW.
-        schedule: str. `"cosine"` (decay to 0 over all steps) or `"constant"`.
+        schedule: str. `"cosine"` (decay to 0 over all steps, updated every
+            step), `"cosine_epoch"` (the same curve held constant within each
+            epoch, as PyTorch's `CosineAnnealingLR` stepped once per epoch in
+            the paper's code) or `"constant"`.
         warmup_epochs: float. Linear warm-up from 0 to the peak rate.
+        pad_fill: str. What the pad-and-crop augmentation pads with: `"zero"`
+            (black raw pixels) or `"mean"` (the mean colour: padding after
+            normalisation, as the paper's code does).
         seed: int. Seeds data order, augmentation and the base's weights (the
             twin uses `seed + 1000`).
         output_dir: str. The run's directory.
@@ -213,6 +221,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     schedule: str = "cosine"
     warmup_epochs: float = 0.0
+    pad_fill: str = "zero"
     seed: int = 0
     output_dir: str = "runs/default"
     strategy: str = "default"
@@ -248,6 +257,7 @@ class TrainConfig:
         _check_choice("method", self.method, sorted(METHODS))
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("pad_fill", self.pad_fill, PAD_FILLS)
         _check_choice("strategy", self.strategy, STRATEGIES)
         _check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
         _check_choice("jit_compile", str(self.jit_compile).lower(), JIT_COMPILE)
@@ -261,6 +271,12 @@ class TrainConfig:
             _check_number(field, getattr(self, field), minimum=0)
         for field in ("learning_rate", "temperature"):
             _check_number(field, getattr(self, field), minimum=0, exclusive=True)
+        if self.schedule == "cosine_epoch" and self.warmup_epochs:
+            raise ValueError(
+                "`schedule='cosine_epoch'` has no warm-up (as the paper's code): "
+                "set warmup_epochs=0 or use schedule='cosine'. Received: "
+                f"warmup_epochs={self.warmup_epochs}"
+            )
         if self.warmup_epochs >= self.epochs:
             raise ValueError(
                 "`warmup_epochs` must be smaller than `epochs`. Received: "
@@ -451,12 +467,15 @@ def learning_rate_schedule(
 
     The cosine schedule decays from `learning_rate` to 0 over the training
     steps that follow a linear warm-up from 0 over `warmup_epochs`.
+    `"cosine_epoch"` is PyTorch's `CosineAnnealingLR(T_max=epochs)` stepped
+    once per epoch, as in the paper's code: epoch `e` trains at
+    `learning_rate * (1 + cos(pi * e / epochs)) / 2` (no warm-up).
 
     Args:
         learning_rate: float. Peak learning rate.
         steps_per_epoch: int. Optimizer steps per epoch.
         epochs: int. Training epochs.
-        schedule: str. `"cosine"` or `"constant"`.
+        schedule: str. `"cosine"`, `"cosine_epoch"` or `"constant"`.
         warmup_epochs: float. Length of the linear warm-up.
 
     Returns:
@@ -467,10 +486,30 @@ def learning_rate_schedule(
     >>> rate = learning_rate_schedule(0.1, steps_per_epoch=10, epochs=2)
     >>> round(float(rate(10)), 4)  # half-way: cos(pi / 2)
     0.05
+    >>> rate = learning_rate_schedule(0.1, 10, 2, schedule="cosine_epoch")
+    >>> [round(float(rate(step)), 4) for step in (0, 9, 10, 19)]
+    [0.1, 0.1, 0.05, 0.05]
     """
     _check_choice("schedule", schedule, SCHEDULES)
     total = int(steps_per_epoch) * int(epochs)
     warmup = int(round(warmup_epochs * steps_per_epoch))
+    if schedule == "cosine_epoch":
+        if warmup:
+            raise ValueError(
+                'schedule="cosine_epoch" has no warm-up (the paper\'s code has '
+                'none): use schedule="cosine" or warmup_epochs=0. Received: '
+                f"warmup_epochs={warmup_epochs}"
+            )
+        values = [
+            learning_rate * 0.5 * (1.0 + math.cos(math.pi * e / epochs))
+            for e in range(int(epochs))
+        ]
+        if len(values) == 1:
+            return learning_rate
+        # Step k trains in epoch k // steps_per_epoch: the rate changes after
+        # the last step of each epoch.
+        boundaries = [int(steps_per_epoch) * e - 1 for e in range(1, int(epochs))]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
     if schedule == "cosine":
         if warmup:
             return keras.optimizers.schedules.CosineDecay(
@@ -507,7 +546,7 @@ def make_optimizer(
         learning_rate: float. Peak learning rate.
         steps_per_epoch: int. Optimizer steps per epoch.
         epochs: int. Training epochs.
-        schedule: str. `"cosine"` or `"constant"`.
+        schedule: str. `"cosine"`, `"cosine_epoch"` or `"constant"`.
         warmup_epochs: float. Length of the linear warm-up.
         momentum: float. SGD momentum.
         nesterov: bool. Nesterov momentum (SGD).
@@ -906,6 +945,7 @@ def _load_data(config, plan, strategy):
         seed=distribute.worker_seed(config.seed, strategy, "data"),
         augment=config.augment,
         image_size=config.image_size,
+        pad_fill=config.pad_fill,
     )
     if bundle.train is None:
         raise ValueError(

@@ -21,6 +21,7 @@ from keras_tna.data import source
 SPLITS = ("train", "test")
 # Shuffle buffer for streamed datasets (in-memory ones shuffle all examples).
 STREAMING_SHUFFLE_BUFFER = 10_000
+PAD_FILLS = source.PAD_FILLS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +94,7 @@ def load(
     manual_dir=None,
     mean=None,
     std=None,
+    pad_fill="zero",
 ):
     """Loads a dataset as batched, augmented, normalised `tf.data` pipelines.
 
@@ -131,6 +133,12 @@ def load(
             overriding the dataset's.
         std: sequence of floats or None, per-channel std, overriding the
             dataset's.
+        pad_fill: str, what the pad-and-crop augmentation pads with (one of
+            `PAD_FILLS`): `"zero"` pads the raw pixels with 0 (black), as
+            `torchvision.transforms.RandomCrop(padding=4)` applied before
+            `Normalize`; `"mean"` normalises first and pads with 0, i.e. the
+            dataset's mean colour, which is what the paper's PyTorch code
+            does (`ToTensor, Normalize, RandomCrop(32, padding=4)`).
 
     Returns:
         A `DatasetBundle`.
@@ -149,6 +157,10 @@ def load(
         raise TypeError(f"seed must be an int. Received: seed={seed!r}")
     if shuffle_buffer is not None:
         shuffle_buffer = source.positive_int("shuffle_buffer", shuffle_buffer)
+    if pad_fill not in PAD_FILLS:
+        raise ValueError(
+            f"pad_fill must be one of {PAD_FILLS}. Received: pad_fill={pad_fill!r}"
+        )
     spec, argument = registry.resolve(name)
     src = spec.loader(
         argument,
@@ -162,7 +174,8 @@ def load(
     train = None
     if src.train is not None:
         train = _train_pipeline(
-            src, batch_size, seed, augment, shuffle_buffer, cache, drop_remainder, mean, std
+            src, batch_size, seed, augment, shuffle_buffer, cache, drop_remainder,
+            mean, std, pad_fill,
         )
     test = _batch_and_normalize(src.test.dataset, batch_size, False, mean, std)
     return DatasetBundle(
@@ -258,7 +271,8 @@ def _options(splits, data_dir, image_size, cache, download, manual_dir):
 
 
 def _train_pipeline(
-    src, batch_size, seed, augment_, shuffle_buffer, cache, drop_remainder, mean, std
+    src, batch_size, seed, augment_, shuffle_buffer, cache, drop_remainder, mean, std,
+    pad_fill="zero",
 ):
     split = src.train
     dataset = split.dataset
@@ -291,15 +305,17 @@ def _train_pipeline(
         return _batch_and_normalize(dataset, batch_size, drop_remainder, mean, std)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if augment_:
+
+        def crop_and_normalize(images, seeds):
+            if pad_fill == "mean":  # normalise, then pad with 0 = the mean colour
+                images = augment.normalize(images, mean, std)
+            images = augment.random_pad_crop_flip(images, seeds, policy.pad, policy.flip)
+            if pad_fill == "zero":  # pad the raw pixels with 0 (black), then normalise
+                images = augment.normalize(images, mean, std)
+            return images
+
         dataset = _with_seeds(dataset, seed).map(
-            lambda xy, s: (
-                augment.normalize(
-                    augment.random_pad_crop_flip(xy[0], s, policy.pad, policy.flip),
-                    mean,
-                    std,
-                ),
-                xy[1],
-            ),
+            lambda xy, s: (crop_and_normalize(xy[0], s), xy[1]),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     else:

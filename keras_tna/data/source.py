@@ -11,6 +11,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
+# What the pad-and-crop augmentation pads with: raw 0 (black) or the mean
+# colour (normalise first, then pad with 0, as the paper's PyTorch code).
+PAD_FILLS = ("zero", "mean")
+
 # TensorFlow is imported inside `Split.from_arrays` (its one use), so that
 # `Source`, `Augmentation` and `channel_stats` serve the TensorFlow-free loader
 # (`arrays.py`) too.

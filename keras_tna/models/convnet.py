@@ -1,5 +1,7 @@
 """The paper's simple ConvNet (Table 10, appendix A.2)."""
 
+import math
+
 import keras
 
 from keras_tna.models import _common
@@ -25,6 +27,7 @@ def convnet(
     input_shape,
     *,
     kernel_initializer=None,
+    bias_initializer="torch_default",
     weight_decay=0.0,
     name="convnet",
 ):
@@ -46,9 +49,14 @@ def convnet(
             22x22 (the map before the last pool must be at least 5x5).
         kernel_initializer: str, `keras.initializers.Initializer` or None, for
             the conv and linear kernels; None is PyTorch's default
-            (`TORCH_DEFAULT_INIT`). Biases start at zero.
-        weight_decay: float, L2 penalty on the kernels with gradient
-            `weight_decay * w` (`torch.optim.SGD`'s convention).
+            (`TORCH_DEFAULT_INIT`).
+        bias_initializer: str. `"torch_default"` (PyTorch's default for
+            `Conv2d` and `Linear` biases, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+            as the paper's code) or any Keras initializer name (`"zeros"`:
+            what this network used before 2026-12).
+        weight_decay: float, L2 penalty on the kernels and biases with
+            gradient `weight_decay * w` (`torch.optim.SGD(weight_decay=...)`,
+            which decays every parameter, as the paper's code).
         name: str, the model's name.
 
     Returns:
@@ -70,28 +78,45 @@ def convnet(
     last = ((height - 4) // 2 - 4, (width - 4) // 2 - 4)
     if kernel_initializer is None:
         kernel_initializer = dict(TORCH_DEFAULT_INIT)
+    if not isinstance(bias_initializer, str):
+        raise TypeError(
+            "`bias_initializer` must be a string ('torch_default' or a Keras "
+            f"initializer name). Received: bias_initializer={bias_initializer!r}"
+        )
     settings = _common.LayerSettings(kernel_initializer, weight_decay)
 
-    def conv(filters, block):
+    def bias(fan_in):
+        if bias_initializer != "torch_default":
+            return keras.initializers.get(bias_initializer)
+        bound = 1.0 / math.sqrt(fan_in)
+        return keras.initializers.RandomUniform(-bound, bound)
+
+    def conv(filters, block, in_channels):
         return settings.conv(
             filters,
             3,
             padding="valid",
             use_bias=True,
             activation="relu",
+            bias_initializer=bias(9 * in_channels),
+            bias_regularizer=settings.regularizer(),
             name=f"block_{block}",
         )
 
     inputs = keras.Input(input_shape, name="images")
-    x = conv(16, 1)(inputs)
-    x = conv(32, 2)(x)
+    x = conv(16, 1, input_shape[-1])(inputs)
+    x = conv(32, 2, 16)(x)
     x = keras.layers.AveragePooling2D(2, name="block_3")(x)
-    x = conv(64, 4)(x)
-    x = conv(64, 5)(x)
+    x = conv(64, 4, 32)(x)
+    x = conv(64, 5, 64)(x)
     if last == (2 * _POOLED_SIZE, 2 * _POOLED_SIZE):
         x = keras.layers.AveragePooling2D(2, name="block_6")(x)
     else:
         x = AdaptiveAveragePooling2D(_POOLED_SIZE, name="block_6")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    outputs = settings.logits(num_classes)(x)
+    outputs = settings.logits(
+        num_classes,
+        bias_initializer=bias(_POOLED_SIZE * _POOLED_SIZE * 64),
+        bias_regularizer=settings.regularizer(),
+    )(x)
     return keras.Model(inputs, outputs, name=name)
