@@ -9,8 +9,11 @@ PNG plots beside them. `apps/report.py` is its command line.
 
 Accuracies are in percent; the standard deviation is the sample standard
 deviation over seeds (ddof=1, 0 for one seed); the gain is the difference of
-means in percentage points, with Welch's t statistic as its size against the
-spread.
+means in percentage points, with Welch's t statistic and its two-sided p-value
+(`scipy.stats.ttest_ind(equal_var=False)`). "Last" is the accuracy after the
+last epoch (what `results.json` holds); "best" is the highest validation
+accuracy over the epochs of `history.csv`, picked on the test set itself and
+so optimistic: report both.
 """
 
 import collections
@@ -20,6 +23,7 @@ import math
 import pathlib
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 from keras_tna import plotting
 
@@ -41,7 +45,8 @@ def collect(paths):
             (searched recursively) or `results.json` files.
 
     Returns:
-        list of dict: the results, each with `run_dir` added.
+        list of dict: the results, each with `run_dir` and the
+        `best_epoch_values` of its `history.csv` added.
 
     Raises:
         FileNotFoundError: a path does not exist, or no results were found.
@@ -69,6 +74,7 @@ def collect(paths):
         for file in files:
             results = json.loads(file.read_text())
             results["run_dir"] = str(file.parent)
+            results.update(best_epoch_values(read_history(file.parent)))
             found.append(results)
     if not found:
         raise FileNotFoundError(
@@ -93,6 +99,40 @@ def read_history(run_dir):
             except (TypeError, ValueError):
                 columns[key].append(float("nan"))
     return {key: np.asarray(values) for key, values in columns.items()}
+
+
+BEST_OF = {
+    "best_base_accuracy": "val_base_accuracy",
+    "best_twin_accuracy": "val_twin_accuracy",
+    "best_ensemble_accuracy": "val_ensemble_accuracy",
+}
+
+
+def best_epoch_values(history):
+    """The best validation accuracies over a run's epochs, and the base's epoch.
+
+    Args:
+        history: dict of arrays, as `read_history` returns.
+
+    Returns:
+        dict: `best_base_accuracy`, `best_twin_accuracy`,
+        `best_ensemble_accuracy` (each the maximum of its own column; only
+        those whose column exists) and `best_epoch` (1-based epoch of the
+        base's best); empty without a history.
+
+    Examples:
+
+    >>> best_epoch_values({"val_base_accuracy": np.array([0.5, 0.7, 0.6])})
+    {'best_base_accuracy': 0.7, 'best_epoch': 2}
+    """
+    found = {}
+    for key, column in BEST_OF.items():
+        values = history.get(column)
+        if values is not None and np.isfinite(values).any():
+            found[key] = float(np.nanmax(values))
+            if key == "best_base_accuracy":
+                found["best_epoch"] = int(np.nanargmax(values)) + 1
+    return found
 
 
 # ---------------------------------------------------------------------- grouping
@@ -169,15 +209,31 @@ class Stats:
 
 
 def gain(stats, baseline):
-    """Difference of means (percentage points) and Welch's t, or (nan, nan)."""
+    """Difference of means (points), Welch's t and its two-sided p-value.
+
+    Args:
+        stats: `Stats` of the variant.
+        baseline: `Stats` of the single baseline.
+
+    Returns:
+        tuple `(difference, t, p)`; t and p are nan unless both sides have
+        at least two seeds and some spread; all three are nan if a side is
+        empty.
+
+    Examples:
+
+    >>> d, t, p = gain(Stats([0.80, 0.82, 0.81]), Stats([0.78, 0.79, 0.77]))
+    >>> round(d, 2), round(t, 2), round(p, 4)
+    (3.0, 3.67, 0.0213)
+    """
+    nan = float("nan")
     if not stats.n or not baseline.n:
-        return float("nan"), float("nan")
+        return nan, nan, nan
     difference = stats.mean - baseline.mean
-    se = math.sqrt(
-        (stats.std**2 / stats.n if stats.n > 1 else 0.0)
-        + (baseline.std**2 / baseline.n if baseline.n > 1 else 0.0)
-    )
-    return difference, (difference / se if se > 0 else float("nan"))
+    if stats.n < 2 or baseline.n < 2 or (stats.std == 0 and baseline.std == 0):
+        return difference, nan, nan
+    test = scipy_stats.ttest_ind(stats.values, baseline.values, equal_var=False)
+    return difference, float(test.statistic), float(test.pvalue)
 
 
 def group(results, metric="base_accuracy"):
@@ -239,18 +295,24 @@ class Table:
         )
 
 
-def _format_gain(difference, t):
+def _format_gain(difference, t, p):
     if math.isnan(difference):
         return ""
     text = f"{difference:+.2f}"
     if not math.isnan(t):
-        text += f" (t={t:.1f})"
+        text += f" (t={t:.2f}, p={p:.3g})"
     return text
 
 
-def comparison_table(results):
-    """The paper's Table 1/2 format: each variant's base accuracy, gain vs single."""
-    grouped = group(results)
+def comparison_table(results, metric="base_accuracy"):
+    """The paper's Table 1/2 format: each variant's base accuracy, gain vs single.
+
+    Args:
+        results: list of dict, as `collect` returns.
+        metric: str. `"base_accuracy"` (after the last epoch) or
+            `"best_base_accuracy"` (best epoch).
+    """
+    grouped = group(results, metric)
     variants = _all_variants(grouped)
     show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
     show_start = _varies(variants, 3, exclude=("single", "ensemble"))
@@ -271,14 +333,12 @@ def comparison_table(results):
             if v not in cells:
                 continue
             stats = cells[v]
-            difference, t = (
+            difference, t, p = (
                 gain(stats, baseline)
                 if baseline is not None and v != single
-                else (math.nan, math.nan)
+                else (math.nan, math.nan, math.nan)
             )
-            records.append(
-                _record(setting, labels[v], "base_accuracy", stats, difference, t)
-            )
+            records.append(_record(setting, labels[v], metric, stats, difference, t, p))
         if has_single:
             for v in gained:
                 if v in cells and baseline is not None:
@@ -287,41 +347,59 @@ def comparison_table(results):
                     row.append("")
         rows.append(row)
     return Table(
-        "Base network accuracy: mean ± std over seeds; gain over Single in "
-        "points (Welch's t)",
+        f"Base network accuracy, {_WHICH[metric]}: mean ± std over seeds; gain "
+        "over Single in points (Welch's t, two-sided p)",
         columns,
         rows,
         records,
     )
 
 
-def ensemble_table(results):
-    """The paper's Table 3 format: base, twin and ensemble accuracy per variant."""
+_WHICH = {
+    "base_accuracy": "last epoch",
+    "best_base_accuracy": "best epoch",
+    "twin_accuracy": "last epoch",
+    "ensemble_accuracy": "last epoch",
+    "best_twin_accuracy": "best epoch",
+    "best_ensemble_accuracy": "best epoch",
+}
+
+
+def ensemble_table(results, best=False):
+    """The paper's Table 3 format: base, twin and ensemble accuracy per variant.
+
+    Args:
+        results: list of dict, as `collect` returns.
+        best: bool. Best-epoch accuracies instead of the last epoch's.
+    """
     if all(r["method"] == "single" for r in results):
         return None
     metrics = ("base_accuracy", "twin_accuracy", "ensemble_accuracy")
+    if best:
+        metrics = tuple("best_" + m for m in metrics)
     grouped = {m: group(results, m) for m in metrics}
-    variants = _all_variants(grouped["base_accuracy"])
+    variants = _all_variants(grouped[metrics[0]])
     show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
     show_start = _varies(variants, 3, exclude=("single", "ensemble"))
     rows, records = [], []
-    for setting, cells in grouped["base_accuracy"].items():
+    for setting, cells in grouped[metrics[0]].items():
         for variant in cells:
             label = variant_label(variant, show_alpha, show_start)
             row = [setting_label(setting), label]
             for metric in metrics:
-                stats = grouped[metric][setting].get(variant)
+                stats = grouped[metric].get(setting, {}).get(variant)
                 if variant[0] == "single":
-                    row.append(stats.cell() if metric == "base_accuracy" else "")
+                    row.append(stats.cell() if metric == metrics[0] else "")
                     continue
                 row.append(stats.cell() if stats is not None else "")
                 if stats is not None and stats.n and metric != "base_accuracy":
                     records.append(
-                        _record(setting, label, metric, stats, math.nan, math.nan)
+                        _record(setting, label, metric, stats, *[math.nan] * 3)
                     )
             rows.append(row)
     return Table(
-        "No ensemble (base) vs ensemble of base and twin (logit average)",
+        f"No ensemble (base) vs ensemble of base and twin (logit average), "
+        f"{_WHICH[metrics[0]]}",
         ["Setting", "Variant", "Base", "Twin", "Ensemble"],
         rows,
         records,
@@ -377,13 +455,57 @@ def twin_size_table(results):
     )
 
 
+def per_run_table(results):
+    """Every run: its variant, seed, status, last/best accuracies and wall time."""
+    variants = _all_variants(group(results))
+    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
+    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
+
+    def percent(result, key):
+        value = result.get(key)
+        return "" if value is None else f"{100.0 * value:.2f}"
+
+    ordered = sorted(
+        results,
+        key=lambda r: (setting_of(r), _variant_order((variant_of(r), None)), r["seed"]),
+    )
+    rows = []
+    for r in ordered:
+        best = percent(r, "best_base_accuracy")
+        if best and r.get("best_epoch"):
+            best += f" (epoch {r['best_epoch']})"
+        rows.append([
+            setting_label(setting_of(r)),
+            variant_label(variant_of(r), show_alpha, show_start),
+            str(r["seed"]),
+            r.get("status", ""),
+            percent(r, "base_accuracy"),
+            best,
+            percent(r, "twin_accuracy"),
+            percent(r, "ensemble_accuracy"),
+            f"{r['wall_time_s'] / 60:.1f}" if r.get("wall_time_s") else "",
+        ])
+    return Table(
+        "Every run: base accuracy after the last epoch and at its best epoch; "
+        "twin and ensemble after the last epoch (%)",
+        ["Setting", "Variant", "Seed", "Status", "Base last", "Base best",
+         "Twin last", "Ensemble last", "Wall (min)"],
+        rows,
+        [],
+    )
+
+
 def tables(results):
-    """Every table that the results allow, the comparison table first."""
+    """Every table that the results allow, the comparison tables first."""
+    has_best = any("best_base_accuracy" in r for r in results)
     candidates = [
         comparison_table(results),
+        comparison_table(results, "best_base_accuracy") if has_best else None,
         ensemble_table(results),
+        ensemble_table(results, best=True) if has_best else None,
         alpha_table(results),
         twin_size_table(results),
+        per_run_table(results),
     ]
     return [t for t in candidates if t is not None]
 
@@ -402,7 +524,7 @@ def _varies(variants, index, exclude=()):
     return len(values) > 1
 
 
-def _record(setting, variant, metric, stats, difference, t):
+def _record(setting, variant, metric, stats, difference, t, p):
     model, dataset, learning_rate, epochs = setting
     return {
         "model": model,
@@ -417,6 +539,7 @@ def _record(setting, variant, metric, stats, difference, t):
         "diverged": stats.diverged,
         "gain_vs_single_points": None if math.isnan(difference) else round(difference, 4),
         "welch_t": None if math.isnan(t) else round(t, 3),
+        "welch_p": None if math.isnan(p) else float(f"{p:.4g}"),
         "values_percent": " ".join(f"{v:.2f}" for v in stats.values),
     }
 
