@@ -176,6 +176,9 @@ class TrainConfig:
             normalisation, as the paper's code does).
         seed: int. Seeds data order, augmentation and the base's weights (the
             twin uses `seed + 1000`).
+        data_seed: int or None. Seeds data order and augmentation alone
+            (the weights keep `seed`); None: `seed`. For experiments that
+            separate the two sources of randomness.
         output_dir: str. The run's directory.
         strategy: str. A `keras_tna.distribute.available()` name:
             `"default"`, `"mirrored"`, `"multi_worker"` or `"tpu"`.
@@ -223,6 +226,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     pad_fill: str = "zero"
     seed: int = 0
+    data_seed: int = None
     output_dir: str = "runs/default"
     strategy: str = "default"
     tpu_address: str = None
@@ -264,6 +268,8 @@ class TrainConfig:
         for field in ("epochs", "batch_size", "validation_freq"):
             _check_number(field, getattr(self, field), minimum=1, integer=True)
         _check_number("seed", self.seed, minimum=0, integer=True)
+        if self.data_seed is not None:
+            _check_number("data_seed", self.data_seed, minimum=0, integer=True)
         _check_number("matching_start_epoch", self.matching_start_epoch, 0, True)
         if self.image_size is not None:
             _check_number("image_size", self.image_size, minimum=1, integer=True)
@@ -306,6 +312,10 @@ class TrainConfig:
     @property
     def method_spec(self):
         return METHODS[self.method]
+
+    def effective_data_seed(self):
+        """The seed of data order and augmentation: `data_seed`, else `seed`."""
+        return self.seed if self.data_seed is None else self.data_seed
 
     def effective_alpha(self):
         """The matching weight the run uses (None for `"single"`)."""
@@ -894,7 +904,9 @@ def train(config, callbacks=None):
         return results
     clock = time.time()
     strategy = distribute.make_strategy(config.strategy, config.tpu_address)
-    keras.utils.set_random_seed(config.seed)
+    # The TF global seed keys the data pipeline's random ops; the networks'
+    # weights come from `seed` alone (seed_scope), set again once data exists.
+    keras.utils.set_random_seed(config.effective_data_seed())
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     plan = _Plan(config)
@@ -903,6 +915,7 @@ def train(config, callbacks=None):
     _start_run_dir(config, status)
     with _PrecisionPolicy(config.mixed_precision):
         bundle, train_data, test_data, steps = _load_data(config, plan, strategy)
+        keras.utils.set_random_seed(config.seed)
         with strategy.scope():
             model, base, twin = _build_and_compile(
                 config, plan, bundle, steps, jit_compile
@@ -942,7 +955,7 @@ def _load_data(config, plan, strategy):
         config.dataset,
         batch_size=plan.batch_size,
         data_dir=config.data_dir,
-        seed=distribute.worker_seed(config.seed, strategy, "data"),
+        seed=distribute.worker_seed(config.effective_data_seed(), strategy, "data"),
         augment=config.augment,
         image_size=config.image_size,
         pad_fill=config.pad_fill,
