@@ -679,28 +679,45 @@ def read_flagfile(path):
     return values
 
 
-def _identity_from_flags(stored):
-    config = TrainConfig()
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    types = {f.name: type(getattr(config, f.name)) for f in dataclasses.fields(config)}
+def config_kwargs_from_flags(stored):
+    """`TrainConfig` keyword arguments from flag strings (`read_flagfile`).
+
+    Names that are not `TrainConfig` fields (`methods`, `seeds`, ...) are
+    left out; values are converted to each field's type.
+
+    Args:
+        stored: dict of str to str, e.g. `{"epochs": "20", "augment": "true"}`.
+
+    Returns:
+        dict of typed values.
+
+    Examples:
+
+    >>> config_kwargs_from_flags({"epochs": "20", "augment": "false", "seeds": "0,1"})
+    {'epochs': 20, 'augment': False}
+    """
+    types = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
     kwargs = {}
     for name, value in stored.items():
-        if name not in known:
+        kind = types.get(name)
+        if kind is None:
             continue
-        kind = types[name]
         if kind is bool:
             kwargs[name] = value == "true"
-        elif kind is int and name != "verbose":
-            kwargs[name] = int(value)
-        elif kind is float:
-            kwargs[name] = float(value)
-        elif name in ("image_size", "verbose"):
-            kwargs[name] = int(value)
+        elif kind in (int, float):
+            kwargs[name] = kind(value)
         else:
             kwargs[name] = value
-    for name in known - set(stored) - {"overwrite"}:
-        if getattr(config, name) is not None:
-            kwargs[name] = None  # left out of flags.txt: it was None
+    return kwargs
+
+
+def _identity_from_flags(stored):
+    config = TrainConfig()
+    kwargs = config_kwargs_from_flags(stored)
+    for field in dataclasses.fields(TrainConfig):
+        if field.name not in stored and field.name != "overwrite":
+            if getattr(config, field.name) is not None:
+                kwargs[field.name] = None  # left out of flags.txt: it was None
     return TrainConfig(**kwargs).identity()
 
 
