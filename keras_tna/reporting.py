@@ -495,6 +495,65 @@ def per_run_table(results):
     )
 
 
+def verdicts(results, level=0.05):
+    """One plain sentence per variant: does it beat Single, by the numbers?
+
+    Args:
+        results: list of dict, as `collect` returns.
+        level: float. Significance level of the two-sided Welch test.
+
+    Returns:
+        list of str, e.g. "convnet / digits / lr 0.05 / 30 ep: TNA vs Single
+        +0.19 points (p=0.62, n=3 vs 3): no significant difference at the 5%
+        level."
+
+    Examples:
+
+    ```python
+    for line in verdicts(collect(["runs/quickstart"])):
+        print(line)
+    ```
+    """
+    grouped = group(results)
+    single = ("single", None, None, 0)
+    variants = _all_variants(grouped)
+    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
+    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
+    lines = []
+    for setting, cells in grouped.items():
+        baseline = cells.get(single)
+        if baseline is None or not baseline.n:
+            continue
+        for variant, stats in cells.items():
+            if variant == single or not stats.n:
+                continue
+            difference, t, p = gain(stats, baseline)
+            label = variant_label(variant, show_alpha, show_start)
+            head = (
+                f"{setting_label(setting)}: {label} vs Single {difference:+.2f} points"
+            )
+            if math.isnan(p):
+                lines.append(
+                    f"{head} (n={stats.n} vs {baseline.n}): too few runs (or no "
+                    "spread) for a test; run at least 2 seeds of each."
+                )
+                continue
+            head += f" (p={p:.2g}, n={stats.n} vs {baseline.n})"
+            if p >= level:
+                meaning = (
+                    f"no significant difference at the {level:.0%} level."
+                )
+            else:
+                meaning = (
+                    f"significantly {'better' if difference > 0 else 'worse'} "
+                    f"at the {level:.0%} level."
+                )
+            if stats.diverged:
+                meaning += f" {stats.diverged} run(s) diverged and are left out."
+            lines.append(f"{head}: {meaning}")
+    return lines
+
+
 def tables(results):
     """Every table that the results allow, the comparison tables first."""
     has_best = any("best_base_accuracy" in r for r in results)
@@ -701,9 +760,19 @@ def report(paths, output_dir=None, name="report", plots=True, echo=True):
     """
     results = collect(paths)
     found = tables(results)
+    said = verdicts(results)
     markdown = "\n\n".join(t.markdown() for t in found) + "\n"
+    if said:
+        markdown = (
+            "### What the numbers say (base accuracy, last epoch; Welch's t-test)\n\n"
+            + "\n".join(f"- {line}" for line in said)
+            + "\n\n"
+            + markdown
+        )
     if echo:
         print("\n\n".join(t.text() for t in found), flush=True)
+        if said:
+            print("\n" + "\n".join(said), flush=True)
     files = []
     if output_dir is not None:
         out = pathlib.Path(output_dir)

@@ -421,6 +421,12 @@ def test_report_mean_std_and_gain_by_hand(tmp_path):
     best = markdown[markdown.index("best epoch"):]
     assert "83.00 ± 2.00% (n=3)" in best
     assert "+3.00 (t=2.32, p=0.104)" in best
+    # One sentence per variant says what the last-epoch numbers mean.
+    assert (
+        "TNA (α=0.005) vs Single +4.00 points (p=0.055, n=3 vs 3): no "
+        "significant difference at the 5% level." in markdown
+    )
+    assert "TNA (α=0) vs Single -12.00 points (n=1 vs 3): too few runs" in markdown
     # Every run is listed with its last and best accuracy.
     runs = markdown[markdown.index("Every run"):]
     assert "| 81.00 (epoch 2) |" in runs
