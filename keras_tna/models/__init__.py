@@ -11,11 +11,11 @@ import re
 import keras
 
 from keras_tna.models import _common, layers
+from keras_tna.models.applications import imagenet_resnet50
 from keras_tna.models.convnet import convnet
 from keras_tna.models.keras_cv_backbones import (
     KERAS_CV_PREFIX,
     classifier_on_backbone,
-    imagenet_resnet50,
 )
 from keras_tna.models.mobilenetv2 import mobilenetv2
 from keras_tna.models.resnet import (
