@@ -93,8 +93,10 @@ def l2_regularizer(weight_decay):
 def add_weight_decay(model, weight_decay):
     """Puts the L2 penalty on every conv/dense kernel of a built model.
 
-    The layer attribute is set too, so that the penalty survives
-    `get_config` and `.keras` saving.
+    On the model's own layers the layer attribute is set too, so that the
+    penalty survives `get_config` and `.keras` saving. Kernels of layers
+    nested inside another layer (e.g. a keras-hub ViT encoder) get the
+    penalty on the variable only: it acts in training but is not saved.
     """
     regularizer = l2_regularizer(weight_decay)
     if regularizer is None:
@@ -106,6 +108,9 @@ def add_weight_decay(model, weight_decay):
                 setattr(layer, attribute, regularizer)
                 kernel.regularizer = regularizer
                 break
+    for variable in model.trainable_weights:
+        if variable.name == "kernel" and variable.regularizer is None:
+            variable.regularizer = regularizer
 
 
 @contextlib.contextmanager
