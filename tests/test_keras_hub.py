@@ -110,7 +110,9 @@ def test_twin_model_trains_a_step(keras_hub):
 
 
 def test_vit_weight_decay_reaches_nested_kernels(keras_hub):
-    model = models.build("keras_hub:ViTBackbone", 10, CIFAR, weight_decay=1e-3, **HUB_VIT)
+    model = models.build(
+        "keras_hub:ViTBackbone", 10, CIFAR, weight_decay=1e-3, **HUB_VIT
+    )
     kernels = [w for w in model.trainable_weights if w.name == "kernel"]
     # Patch conv, per layer 4 attention and 2 MLP kernels, the head.
     assert len(kernels) == 1 + 2 * 6 + 1

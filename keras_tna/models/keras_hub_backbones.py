@@ -46,7 +46,7 @@ def backbone_classes():
     ```python
     from keras_tna.models import keras_hub_backbones
 
-    keras_hub_backbones.backbone_classes()  # ['CSPNetBackbone', ..., 'ViTBackbone', ...]
+    keras_hub_backbones.backbone_classes()  # ['CSPNetBackbone', ..., 'ViTBackbone']
     ```
     """
     keras_hub = _keras_hub()
