@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_tna import models
+from keras_tna import make_twin, models
 from keras_tna.models import layers as tna_layers
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -258,6 +258,7 @@ def test_pinned_vit_count_matches_the_arithmetic():
         ("convnet", (64, 64, 3), {}),
         ("resnet18", (32, 32, 3), {}),
         ("vit", (32, 32, 3), VIT_SMALL),
+        ("imagenet_resnet50", (32, 32, 3), {}),
         ("keras_cv:ResNetBackbone", (32, 32, 3), KERAS_CV_SMALL),
     ],
 )
@@ -476,6 +477,12 @@ def test_imagenet_resnet50_initializer_and_weight_decay():
     # Blocks: the 16 residual-block outputs, each after the block's ReLU.
     assert models.block_names(model) == [f"block_{i}" for i in range(1, 17)]
     assert model.get_layer("block_16").output.shape[1:] == (1, 1, 2048)
+    # make_twin re-initialises from the layers' configs: the twin's kernels
+    # follow the same initializer, and its blocks keep their names.
+    twin = make_twin(model, seed=1)
+    assert models.block_names(twin) == models.block_names(model)
+    for kernel in _kernels(twin):
+        assert np.all(kernel.numpy() == 0.01), kernel.path
 
 
 def test_weight_decay_on_keras_cv_backbone():
