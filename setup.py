@@ -40,6 +40,11 @@ setup(
     ],
     extras_require={
         "corruptions": ["imagecorruptions-imaug>=1.1.5,<1.2"],
+        # "keras_hub:<BackboneClass>" networks. keras-hub 0.32 pulls
+        # tensorflow-text 2.21 (which requires the full `tensorflow` 2.21, as
+        # install_requires does; never pair it with tensorflow-cpu) and pins
+        # kagglesdk==0.1.28; measured in docs/models.md.
+        "hub": ["keras-hub>=0.32,<0.33"],
         # TwinModel on Keras' JAX backend (KERAS_BACKEND=jax); pillow decodes
         # images for the TensorFlow-free data path (keras_tna.data.load_arrays).
         "jax": ["jax>=0.4.30", "pillow>=9,<14"],

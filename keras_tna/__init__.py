@@ -24,11 +24,12 @@ __version__ = "0.1.0"
 # use, not here, because its tf.data pipelines import TensorFlow and the
 # TensorFlow-free path (`keras_tna.data.arrays`, for JAX machines without
 # TensorFlow) must import without it. `keras_tna.data.load(...)` is unchanged.
+# `keras_tna.distribute` (tf.distribute) is reached the same way.
 def __getattr__(name):
-    if name == "data":
+    if name in ("data", "distribute"):
         import importlib
 
-        return importlib.import_module("keras_tna.data")
+        return importlib.import_module(f"keras_tna.{name}")
     raise AttributeError(f"module 'keras_tna' has no attribute {name!r}")
 
 __all__ = [

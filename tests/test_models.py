@@ -2,13 +2,19 @@
 saving, the custom layers, and the errors on bad input."""
 
 import math
+import os
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
-from keras_tna import models
+from keras_tna import make_twin, models
 from keras_tna.models import layers as tna_layers
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # A small keras-cv backbone that builds in well under a second. keras-cv's
 # basic-block ResNet has no projection shortcut in its first stack, so that
@@ -114,9 +120,12 @@ NETWORKS = [
      [(32, 32, 16)] + [(32, 32, 24)] * 2 + [(16, 16, 32)] * 3
      + [(8, 8, 64)] * 4 + [(8, 8, 96)] * 3 + [(4, 4, 160)] * 3
      + [(4, 4, 320), (4, 4, 1280)]),
-    # torchvision resnet50 (ImageNet, 1000 classes, convs without bias, like
-    # keras-cv's): 25,557,032 parameters; 26,560 BN channels.
-    ("imagenet_resnet50", 1000, (224, 224, 3), {}, 25_557_032, 53_120,
+    # keras.applications.ResNet50(include_top=False): 23,587,712 parameters
+    # (Keras' published figure; its convs have biases, unlike torchvision's
+    # 25,557,032-parameter resnet50), of which 53,120 are the statistics of
+    # 26,560 BN channels; plus the 2048 x 1000 linear layer (2,049,000).
+    ("imagenet_resnet50", 1000, (224, 224, 3), {},
+     23_587_712 - 53_120 + 2_049_000, 53_120,
      [(56, 56, 256)] * 3 + [(28, 28, 512)] * 4 + [(14, 14, 1024)] * 6
      + [(7, 7, 2048)] * 3),
     # ViT-S/16: timm's vit_small_patch16_224 has 22,050,664 parameters with a
@@ -249,6 +258,7 @@ def test_pinned_vit_count_matches_the_arithmetic():
         ("convnet", (64, 64, 3), {}),
         ("resnet18", (32, 32, 3), {}),
         ("vit", (32, 32, 3), VIT_SMALL),
+        ("imagenet_resnet50", (32, 32, 3), {}),
         ("keras_cv:ResNetBackbone", (32, 32, 3), KERAS_CV_SMALL),
     ],
 )
@@ -284,7 +294,7 @@ def test_convnet_picks_the_pool_from_the_input_size():
         ("resnet18", (32, 32, 3), {}),
         ("mobilenetv2", (32, 32, 3), {}),
         ("vit", (32, 32, 3), VIT_SMALL),
-        # imagenet_resnet50 is seeded by the same keras-cv path.
+        ("imagenet_resnet50", (32, 32, 3), {}),
         ("keras_cv:ResNetBackbone", (32, 32, 3), KERAS_CV_SMALL),
     ],
 )
@@ -430,6 +440,49 @@ def test_keras_save_load_round_trip(tmp_path, name, input_shape, kwargs):
     # The weight decay survives the round trip.
     assert len(loaded.losses) == len(model.losses) == len(_kernels(model))
     assert float(sum(loaded.losses)) == pytest.approx(float(sum(model.losses)))
+
+
+def test_imagenet_resnet50_does_not_import_keras_cv():
+    # In a fresh interpreter: this one may have imported keras_cv already.
+    code = (
+        "import sys; from keras_tna import models; "
+        "m = models.build('imagenet_resnet50', 10, (32, 32, 3), seed=0); "
+        "print(m.count_params(), 'keras_cv' in sys.modules, "
+        "'keras_hub' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        timeout=300, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Keras' published no-top count plus the 2048 x 10 linear layer.
+    assert result.stdout.split()[-3:] == [str(23_587_712 + 20_490), "False", "False"]
+
+
+def test_imagenet_resnet50_initializer_and_weight_decay():
+    weight_decay = 1e-3
+    model = models.build(
+        "imagenet_resnet50", 10, (32, 32, 3), seed=0, weight_decay=weight_decay,
+        kernel_initializer=keras.initializers.Constant(0.01),
+    )
+    kernels = _kernels(model)
+    assert len(kernels) == 54  # 53 convs of keras.applications and the head
+    for kernel in kernels:
+        assert np.all(kernel.numpy() == 0.01), kernel.path
+    expected = weight_decay / 2 * sum(np.sum(k.numpy() ** 2) for k in kernels)
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+    # The initializer is in the layers' config, for make_twin and saving.
+    config = model.get_layer("conv1_conv").get_config()
+    assert config["kernel_initializer"]["class_name"] == "Constant"
+    # Blocks: the 16 residual-block outputs, each after the block's ReLU.
+    assert models.block_names(model) == [f"block_{i}" for i in range(1, 17)]
+    assert model.get_layer("block_16").output.shape[1:] == (1, 1, 2048)
+    # make_twin re-initialises from the layers' configs: the twin's kernels
+    # follow the same initializer, and its blocks keep their names.
+    twin = make_twin(model, seed=1)
+    assert models.block_names(twin) == models.block_names(model)
+    for kernel in _kernels(twin):
+        assert np.all(kernel.numpy() == 0.01), kernel.path
 
 
 def test_weight_decay_on_keras_cv_backbone():

@@ -11,12 +11,13 @@ import re
 import keras
 
 from keras_tna.models import _common, layers
+from keras_tna.models.applications import imagenet_resnet50
 from keras_tna.models.convnet import convnet
 from keras_tna.models.keras_cv_backbones import (
     KERAS_CV_PREFIX,
     classifier_on_backbone,
-    imagenet_resnet50,
 )
+from keras_tna.models.keras_hub_backbones import KERAS_HUB_PREFIX, hub_classifier
 from keras_tna.models.mobilenetv2 import mobilenetv2
 from keras_tna.models.resnet import (
     resnet18,
@@ -47,7 +48,10 @@ _BLOCK_NAME = re.compile(r"block_([1-9][0-9]*)")
 
 
 def available():
-    """Names accepted by `build`, besides `"keras_cv:<BackboneClass>"`.
+    """Names of the registry's networks, accepted by `build`.
+
+    `build` also takes `"keras_hub:<BackboneClass>"` and
+    `"keras_cv:<BackboneClass>"`, which are not listed.
 
     Returns:
         Sorted list of str.
@@ -73,11 +77,19 @@ def _builder(name):
             )
 
         return build_keras_cv
+    if name.startswith(KERAS_HUB_PREFIX):
+        class_name = name[len(KERAS_HUB_PREFIX):]
+
+        def build_keras_hub(num_classes, input_shape, **kwargs):
+            return hub_classifier(class_name, num_classes, input_shape, **kwargs)
+
+        return build_keras_hub
     if name not in REGISTRY:
         raise ValueError(
             f"Unknown network '{name}'. Known networks: {available()}, or "
-            f"'{KERAS_CV_PREFIX}<BackboneClass>' for a keras-cv backbone built "
-            f"from explicit arguments. Received: name={name!r}"
+            f"'{KERAS_HUB_PREFIX}<BackboneClass>' / "
+            f"'{KERAS_CV_PREFIX}<BackboneClass>' for a keras-hub / keras-cv "
+            f"backbone built from explicit arguments. Received: name={name!r}"
         )
     return REGISTRY[name]
 
@@ -108,12 +120,14 @@ def _check_kwargs(name, builder, kwargs):
 
 
 def build(name, num_classes, input_shape, *, seed=None, **kwargs):
-    """Builds a network of the registry (or on a keras-cv backbone) by name.
+    """Builds a network of the registry (or on a keras-hub/keras-cv backbone) by name.
 
     Args:
-        name: str, one of `available()`, or `"keras_cv:<BackboneClass>"` for
-            any backbone class of `keras_cv.models` built from explicit
-            constructor arguments (passed in `kwargs`).
+        name: str, one of `available()`; or `"keras_hub:<BackboneClass>"` for
+            an image backbone class of `keras_hub.models` (optional extra
+            `keras_tna[hub]`), or `"keras_cv:<BackboneClass>"` for a backbone
+            class of `keras_cv.models`, each built from explicit constructor
+            arguments (passed in `kwargs`; presets are refused).
         num_classes: int, number of classes (>= 2).
         input_shape: tuple of 3 ints, `(height, width, channels)`.
         seed: None or int. Equal seeds give identical initial weights,
@@ -124,7 +138,7 @@ def build(name, num_classes, input_shape, *, seed=None, **kwargs):
             `torch.optim.SGD(weight_decay=...)`), `kernel_initializer` (the
             networks written here), `width` (`wide_resnet18`), `patch_size`,
             `dim`, `depth`, `num_heads`, `mlp_dim` (`vit`), or the
-            keras-cv backbone's constructor arguments.
+            keras-hub / keras-cv backbone's constructor arguments.
 
     Returns:
         A functional `keras.Model` from images to float32 logits, with block

@@ -90,6 +90,29 @@ def l2_regularizer(weight_decay):
     return keras.regularizers.L2(weight_decay / 2)
 
 
+def add_weight_decay(model, weight_decay):
+    """Puts the L2 penalty on every conv/dense kernel of a built model.
+
+    On the model's own layers the layer attribute is set too, so that the
+    penalty survives `get_config` and `.keras` saving. Kernels of layers
+    nested inside another layer (e.g. a keras-hub ViT encoder) get the
+    penalty on the variable only: it acts in training but is not saved.
+    """
+    regularizer = l2_regularizer(weight_decay)
+    if regularizer is None:
+        return
+    for layer in model.layers:
+        for attribute in ("kernel_regularizer", "depthwise_regularizer"):
+            kernel = getattr(layer, "kernel", None)
+            if hasattr(layer, attribute) and isinstance(kernel, keras.Variable):
+                setattr(layer, attribute, regularizer)
+                kernel.regularizer = regularizer
+                break
+    for variable in model.trainable_weights:
+        if variable.name == "kernel" and variable.regularizer is None:
+            variable.regularizer = regularizer
+
+
 @contextlib.contextmanager
 def seed_scope(seed):
     """Makes the layers created inside draw their initializer seeds from `seed`.

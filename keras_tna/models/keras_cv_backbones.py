@@ -67,24 +67,6 @@ def _backbone_class(class_name):
     return cls
 
 
-def _add_weight_decay(model, weight_decay):
-    """Puts the L2 penalty on every conv/dense kernel of a built model.
-
-    The layer attribute is set too, so that the penalty survives
-    `get_config` and `.keras` saving.
-    """
-    regularizer = _common.l2_regularizer(weight_decay)
-    if regularizer is None:
-        return
-    for layer in model.layers:
-        for attribute in ("kernel_regularizer", "depthwise_regularizer"):
-            kernel = getattr(layer, "kernel", None)
-            if hasattr(layer, attribute) and isinstance(kernel, keras.Variable):
-                setattr(layer, attribute, regularizer)
-                kernel.regularizer = regularizer
-                break
-
-
 def classifier_on_backbone(
     class_name,
     num_classes,
@@ -165,55 +147,5 @@ def classifier_on_backbone(
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(backbone.output)
     outputs = settings.logits(num_classes)(x)
     model = keras.Model(backbone.input, outputs, name=name or class_name.lower())
-    _add_weight_decay(model, weight_decay)
+    _common.add_weight_decay(model, weight_decay)
     return model
-
-
-def _residual_block_outputs(backbone):
-    # keras-cv's ResNet blocks end in a ReLU named "<stack>_block<j>_out".
-    return [layer.name for layer in backbone.layers if layer.name.endswith("_out")]
-
-
-def imagenet_resnet50(
-    num_classes, input_shape, *, weight_decay=0.0, name="imagenet_resnet50"
-):
-    """ImageNet ResNet-50 (He et al. 2016) on keras-cv's `ResNetBackbone`.
-
-    The usual ImageNet layout (7x7 stride-2 stem, 3x3 max-pool, bottleneck
-    blocks (3, 4, 6, 3) with the stride in the first 1x1 conv, as in
-    keras.applications), built from explicit arguments with random weights,
-    plus global average pooling and a linear layer: 25,557,032 trainable
-    parameters and 53,120 BatchNorm statistics for 1000 classes.
-
-    Blocks (`block_names`): the 16 residual-block outputs.
-
-    Args:
-        num_classes: int, number of classes (>= 2).
-        input_shape: tuple of 3 ints, `(height, width, channels)`, at least
-            32x32 (total stride 32); 224x224 on ImageNet.
-        weight_decay: float, L2 penalty on the kernels with gradient
-            `weight_decay * w` (`torch.optim.SGD`'s convention; 1e-4 is usual).
-        name: str, the model's name.
-
-    Returns:
-        A functional `keras.Model` mapping images to float32 logits.
-
-    Examples:
-
-    ```python
-    model = keras_tna.models.build("imagenet_resnet50", 1000, (224, 224, 3))
-    ```
-    """
-    _common.check_min_size(name, input_shape, 32, "its total stride is 32")
-    return classifier_on_backbone(
-        "ResNetBackbone",
-        num_classes,
-        input_shape,
-        block_layers=_residual_block_outputs,
-        weight_decay=weight_decay,
-        name=name,
-        stackwise_filters=[64, 128, 256, 512],
-        stackwise_blocks=[3, 4, 6, 3],
-        stackwise_strides=[1, 2, 2, 2],
-        block_type="block",
-    )
