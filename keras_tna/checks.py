@@ -211,7 +211,7 @@ def check_data(model, x, y=None, sample_weight=None, role="x", fit_kwargs=None):
             f"{prefix}there are no examples to train on: x is empty. "
             f"Received: x.shape={x_array.shape}"
         )
-    _check_example_shape(model, x_array.shape, prefix, batched=True)
+    _check_example_shape(model, x_array.shape, prefix)
     if y is None:
         raise ValueError(
             f"{prefix}TwinModel needs labels: pass y (class ids or one-hot), or "
@@ -246,7 +246,8 @@ def check_labels(y, model, prefix=""):
     )):
         raise TypeError(
             f"{prefix}labels are strings; TwinModel needs integer class ids: "
-            "map them, e.g. names, y = np.unique(labels, return_inverse=True). "
+            "map them to class ids, e.g. with "
+            "`names, y = np.unique(labels, return_inverse=True)`. "
             f"Received: labels of dtype {y.dtype}, e.g. {y.reshape(-1)[0]!r}"
         )
     if y.dtype.kind not in "biuf":
@@ -373,7 +374,7 @@ def _check_dataset(model, dataset, y, prefix, fit_kwargs):
     x_spec, y_spec = spec[0], spec[1]
     x_shape = _spec_shape(x_spec)
     if x_shape is not None and _single_input(model):
-        _check_example_shape(model, x_shape, prefix, batched=True, dataset=True)
+        _check_example_shape(model, x_shape, prefix, dataset=True)
     y_shape = _spec_shape(y_spec)
     dtype = getattr(y_spec, "dtype", None)
     if dtype is not None and dtype.name == "string":
@@ -414,7 +415,7 @@ def _check_loss_matches(model, one_hot, received):
         )
 
 
-def _check_example_shape(model, shape, prefix, batched=True, dataset=False):
+def _check_example_shape(model, shape, prefix, dataset=False):
     """Raises when batches of `shape` (with the batch axis) don't fit."""
     expected = _input_shape(model.base)
     if expected is None:
@@ -462,18 +463,22 @@ def labels_in_step(model, y, logits):
     """Adds a check of class-id labels to the TensorFlow step.
 
     Labels from a `tf.data` pipeline can only be seen inside the step. The
-    check costs a min/max over the labels; it is skipped under XLA
-    (`jit_compile=True`, where asserts do not compile) and on JAX.
+    check costs a min/max over the labels; on TensorFlow it is skipped under
+    XLA (`jit_compile=True`, where asserts do not compile); on JAX two scalars
+    go to the host through `jax.debug.callback` each step.
     """
-    if keras.backend.backend() != "tensorflow" or getattr(model, "jit_compile", False):
-        return y
+    backend = keras.backend.backend()
     if y is None or len(y.shape) == len(logits.shape) and y.shape[-1] != 1:
         return y  # no labels, or one-hot
-    import tensorflow as tf
-
     num_classes = logits.shape[-1]
     if num_classes is None:
         return y
+    if backend == "jax":
+        return _labels_in_jax_step(y, num_classes)
+    if backend != "tensorflow" or getattr(model, "jit_compile", False):
+        return y
+    import tensorflow as tf
+
     flat = tf.reshape(y, (-1,))
     if flat.dtype.is_floating:
         whole = tf.reduce_all(tf.equal(flat, tf.floor(flat)))
@@ -490,6 +495,31 @@ def labels_in_step(model, y, logits):
     )
     with tf.control_dependencies([check]):  # before the loss sees the labels
         return tf.identity(y)
+
+
+def _labels_in_jax_step(y, num_classes):
+    """The JAX form: two scalars go to the host, which raises on bad labels."""
+    import jax
+    import jax.numpy as jnp
+
+    flat = jnp.reshape(y, (-1,))
+    if jnp.issubdtype(flat.dtype, jnp.floating):
+        whole = jnp.all(flat == jnp.floor(flat))
+    else:
+        whole = jnp.array(True)
+    ok = whole & jnp.all((flat >= 0) & (flat < num_classes))
+    jax.debug.callback(
+        _raise_bad_labels, ok, num_classes, jnp.min(flat), jnp.max(flat), whole
+    )
+    return y
+
+
+def _raise_bad_labels(ok, num_classes, low, high, whole):
+    if not bool(ok):
+        raise ValueError(
+            f"[{_LABEL_MARKER}] [{int(num_classes)}] [{low}] [{high}] "
+            f"[{int(bool(whole))}]"
+        )
 
 
 def reraise_step_error(error):
@@ -573,18 +603,25 @@ class StepCounter(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.batches = 0
+        self.epochs = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs += 1
 
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1
 
-    def check_ran(self, initial_epoch, epochs):
-        """Raises when epochs were due but the data yielded no batch."""
-        if self.batches == 0 and epochs > initial_epoch:
+    def check_ran(self):
+        """Raises when an epoch began but the data yielded no batch.
+
+        A resumed run with no epoch left (`BackupAndRestore`) begins none.
+        """
+        if self.batches == 0 and self.epochs > 0:
             raise ValueError(
                 "fit ran no training step: the data yielded no batches. Check "
                 "the dataset's source, split and filters (and that it is not "
                 "an exhausted iterator). Received: 0 batches in "
-                f"{epochs - initial_epoch} epoch(s)"
+                f"{self.epochs} epoch(s)"
             )
 
 

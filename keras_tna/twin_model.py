@@ -413,9 +413,9 @@ class TwinModel(keras.Model):
             checks.reraise_step_error(error)
             if isinstance(error, UnboundLocalError) and "logs" in str(error):
                 # keras' JAX trainer fails so on data that yields no batch
-                steps.check_ran(bound.get("initial_epoch", 0), epochs)
+                steps.check_ran()
             raise
-        steps.check_ran(bound.get("initial_epoch", 0), epochs)
+        steps.check_ran()
         if guard is not None and guard.diverged_at is not None:
             warnings.warn(guard.message, stacklevel=2)
         return history
