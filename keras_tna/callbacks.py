@@ -48,8 +48,18 @@ class DivergenceGuard(keras.callbacks.Callback):
     `diverged_at` (epoch, batch), so that a training program can report it
     and keep its last good checkpoint.
 
+    With `restore_last_good=True` it also keeps, in memory, a copy of the
+    model's weights and optimizer state at the start of training and after
+    every epoch that ended with a finite loss, and puts that copy back when
+    training diverged (`restored_epoch` says after which epoch, None for the
+    start of the fit). This is
+    what `TwinModel.fit` does unless it is given a `DivergenceGuard`.
+
     Args:
         monitor: str. The log entry to watch. Defaults to `"loss"`.
+        restore_last_good: bool. Restore the weights and optimizer state of
+            the last epoch that ended with a finite loss when training
+            diverges. Defaults to `False`.
 
     Examples:
 
@@ -58,11 +68,22 @@ class DivergenceGuard(keras.callbacks.Callback):
     True
     """
 
-    def __init__(self, monitor="loss"):
+    def __init__(self, monitor="loss", restore_last_good=False):
         super().__init__()
         self.monitor = monitor
+        self.restore_last_good = bool(restore_last_good)
         self.diverged_at = None
+        self.restored = False
+        self.restored_epoch = None
         self._epoch = 0
+        self._good = None
+
+    def on_train_begin(self, logs=None):
+        self.diverged_at = None
+        self.restored = False
+        self.restored_epoch = None
+        if self.restore_last_good:
+            self._good = (None, self._snapshot())
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -73,13 +94,59 @@ class DivergenceGuard(keras.callbacks.Callback):
             self.diverged_at = (self._epoch, batch)
             self.model.stop_training = True
 
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if self.diverged_at is None and value is not None and not math.isfinite(
+            float(value)
+        ):
+            self.diverged_at = (epoch, None)
+            self.model.stop_training = True
+        if self.restore_last_good and self.diverged_at is None:
+            self._good = (epoch + 1, self._snapshot())
+
+    def on_train_end(self, logs=None):
+        if self.restore_last_good and self.diverged_at is not None and self._good:
+            epoch, values = self._good
+            for variable, value in zip(self._state_variables(), values):
+                variable.assign(value)
+            self.restored = True
+            self.restored_epoch = epoch
+
+    def _state_variables(self):
+        model = self.model
+        seen, variables = set(), []
+        optimizers = [getattr(model, "optimizer", None),
+                      getattr(model, "twin_optimizer", None)]
+        groups = [model.weights] + [o.variables for o in optimizers if o is not None]
+        for group in groups:
+            for v in group:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    variables.append(v)
+        return variables
+
+    def _snapshot(self):
+        return [keras.ops.convert_to_numpy(v.value) for v in self._state_variables()]
+
     @property
     def message(self):
         if self.diverged_at is None:
             return None
         epoch, batch = self.diverged_at
-        return (
-            f"Training diverged: {self.monitor} became non-finite at epoch "
-            f"{epoch + 1}, batch {batch + 1}. Lower alpha (the paper saw "
-            "non-convergence from 5e-2) or the learning rate."
+        where = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
+        text = (
+            f"Training diverged: {self.monitor} became non-finite at {where}. "
+            "Lower alpha (the paper saw non-convergence from 5e-2) or the "
+            "learning rate, and check the inputs and labels for NaN/inf."
         )
+        if self.restored and self.restored_epoch is None:
+            text += (
+                " The weights and optimizer state from the start of this fit "
+                "were restored."
+            )
+        elif self.restored:
+            text += (
+                " The weights and optimizer state after epoch "
+                f"{self.restored_epoch}, the last good one, were restored."
+            )
+        return text

@@ -7,8 +7,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_tna import checks
 from keras_tna import losses as tna_losses
-from keras_tna.callbacks import LateMatching
+from keras_tna.callbacks import DivergenceGuard, LateMatching
 
 METRIC_NAMES = (
     "loss",
@@ -55,6 +56,21 @@ class TwinModel(keras.Model):
     twin and ensemble (averaged logits) accuracy. An uncompiled model compiles
     itself on the first `fit`/`evaluate` with `compile()`'s defaults.
 
+    Bad inputs get a one-line `ValueError`/`TypeError` naming the problem, the
+    fix and what was received, before any training step (`keras_tna.checks`;
+    the cases tried are listed in `docs/reliability.md`). Labels may be
+    integer class ids or one-hot vectors: the default loss follows them.
+    Labels inside a `tf.data` pipeline are checked inside the TensorFlow step
+    (not under XLA, not on JAX); the pipeline is never iterated to peek.
+
+    Divergence in `fit`: unless a `keras_tna.DivergenceGuard` is among the
+    callbacks, `fit` adds `DivergenceGuard(restore_last_good=True)`. When the
+    loss becomes NaN or inf, training stops after that batch, the weights and
+    optimizer state of the last epoch that ended with a finite loss (or of the
+    start of this `fit`) are restored, and a `UserWarning` names the epoch and
+    batch and what to lower. Pass `callbacks=[DivergenceGuard()]` to keep the
+    diverged state instead.
+
     Args:
         base: keras.Model. The network that is kept; outputs class logits.
         twin: keras.Model. The twin, same logit shape as `base`, separate
@@ -99,18 +115,11 @@ class TwinModel(keras.Model):
         **kwargs,
     ):
         _check_networks(base, twin)
-        if not isinstance(alpha, (int, float, np.floating)) or not alpha >= 0:
-            raise ValueError(
-                "`alpha` must be a number >= 0 (the paper uses 5e-3; 0 trains "
-                f"two independent networks). Received: alpha={alpha!r}"
-            )
-        if int(matching_start_epoch) != matching_start_epoch or (
-            matching_start_epoch < 0
-        ):
-            raise ValueError(
-                "`matching_start_epoch` must be an integer >= 0. "
-                f"Received: matching_start_epoch={matching_start_epoch!r}"
-            )
+        checks.check_input_shapes(base, twin)
+        checks.check_alpha(alpha)
+        checks.check_temperature(temperature)
+        checks.check_bool("freeze_twin", freeze_twin)
+        checks.check_start_epoch(matching_start_epoch)
         super().__init__(**kwargs)
         self.base = base
         self.twin = twin
@@ -155,9 +164,10 @@ class TwinModel(keras.Model):
                 optimizer; `None` means an independent copy of `optimizer`
                 (same class, hyper-parameters and schedule, its own state).
             loss: keras.losses.Loss or None. The classification loss applied to
-                each network; `None` means
-                `keras.losses.SparseCategoricalCrossentropy(from_logits=True)`.
-                Labels may be integer class ids or one-hot vectors.
+                each network, taking logits (`from_logits=True`); `None` picks
+                it from the labels: `SparseCategoricalCrossentropy` for integer
+                class ids, `CategoricalCrossentropy` for one-hot (or soft)
+                label vectors. An explicit loss must match the labels.
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`,
                 `steps_per_execution`, `auto_scale_loss`, ...). `metrics` is
                 not accepted: the TwinModel reports its own.
@@ -180,27 +190,32 @@ class TwinModel(keras.Model):
                     f"{', '.join(METRIC_NAMES)} itself. Received: {key}="
                     f"{kwargs[key]!r}"
                 )
-        if optimizer == "default":
+        if isinstance(optimizer, str) and optimizer == "default":
             optimizer = keras.optimizers.Adam(learning_rate=1e-3)
-        optimizer = keras.optimizers.get(optimizer)
+        optimizer = checks.get_optimizer(optimizer, "optimizer")
+        checks.claim_optimizer(optimizer, self, self.base, "optimizer")
         if twin_optimizer is None:
             twin_optimizer = _independent_copy(optimizer)
         else:
-            twin_optimizer = keras.optimizers.get(twin_optimizer)
+            twin_optimizer = checks.get_optimizer(twin_optimizer, "twin_optimizer")
+            if self.freeze_twin:
+                warnings.warn(
+                    "`twin_optimizer` is not used: the twin is frozen "
+                    "(freeze_twin=True). Leave it out.",
+                    stacklevel=2,
+                )
             if twin_optimizer is optimizer:
                 raise ValueError(
                     "`twin_optimizer` is the same object as `optimizer`; each "
                     "network needs its own optimizer state. Pass a second "
                     "optimizer or None (an independent copy)."
                 )
+            checks.claim_optimizer(twin_optimizer, self, self.twin, "twin_optimizer")
+        self._default_loss = loss is None
         if loss is None:
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if not isinstance(loss, keras.losses.Loss):
-            raise TypeError(
-                "`loss` must be a keras.losses.Loss applied to logits, e.g. "
-                "keras.losses.SparseCategoricalCrossentropy(from_logits=True). "
-                f"Received: loss={loss!r}"
-            )
+            self._one_hot_loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+        checks.check_loss(loss)
         self.classification_loss = loss
         super().compile(optimizer=optimizer, **kwargs)
         self.twin_optimizer = twin_optimizer
@@ -251,7 +266,9 @@ class TwinModel(keras.Model):
             "twin_optimizer": keras.saving.serialize_keras_object(
                 self.twin_optimizer
             ),
-            "loss": keras.saving.serialize_keras_object(self.classification_loss),
+            "loss": None
+            if getattr(self, "_default_loss", False)
+            else keras.saving.serialize_keras_object(self.classification_loss),
             **self._compile_kwargs,
         }
 
@@ -290,9 +307,12 @@ class TwinModel(keras.Model):
             (without `twin_loss` when the twin is frozen), plus the networks'
             regularization losses.
         """
+        y = checks.labels_in_step(self, y, base_logits)
         base_logits = ops.cast(base_logits, "float32")
         twin_logits = ops.cast(twin_logits, "float32")
         ce = self.classification_loss
+        if getattr(self, "_default_loss", False) and _is_one_hot(y, base_logits):
+            ce = self._one_hot_loss
         terms = {
             "base_loss": ce(y, base_logits, sample_weight),
             "twin_loss": ce(y, twin_logits, sample_weight),
@@ -349,24 +369,72 @@ class TwinModel(keras.Model):
     def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`, after checking the data and building optimizers.
 
-        Compiles with the defaults if needed, checks the first batch's labels
-        against the number of classes, builds both optimizers (so that
-        `keras.callbacks.BackupAndRestore` restores both) and adds the
-        `LateMatching` callback that sets `alpha_variable` each epoch.
+        Compiles with the defaults if needed, checks the data against the
+        networks before any step (see `keras_tna.checks`: labels, input
+        shapes, NaN/inf inputs, empty data, `validation_data`), builds both
+        optimizers (so that `keras.callbacks.BackupAndRestore` restores both)
+        and adds the `LateMatching` callback that sets `alpha_variable` each
+        epoch.
+
+        Divergence: unless `callbacks` holds a `keras_tna.DivergenceGuard`,
+        `fit` adds `DivergenceGuard(restore_last_good=True)`: when the loss
+        becomes NaN/inf, training stops, the weights and optimizer state of
+        the last epoch that ended with a finite loss (or of the start of this
+        `fit`) are put back and a warning names the epoch and batch and what
+        to lower. Pass your own `DivergenceGuard()` to keep the diverged
+        weights (or `DivergenceGuard(monitor="none")` to switch it off).
         """
-        self._prepare(x, y)
+        bound = _bind_fit_arguments(self, x, y, args, kwargs)
+        checks.check_batch_size(bound.get("batch_size"))
+        self._prepare(x, y, bound)
+        checks.check_validation_data(self, bound.get("validation_data"))
         callbacks = list(callbacks or [])
         if not any(isinstance(c, LateMatching) for c in callbacks):
             callbacks.append(LateMatching(self.matching_start_epoch))
-        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        guard = None
+        if not any(isinstance(c, DivergenceGuard) for c in callbacks):
+            guard = DivergenceGuard(restore_last_good=True)
+            callbacks.append(guard)
+        if self.freeze_twin:
+            callbacks.append(checks.FrozenTwinCheck(_num_classes(self.base)))
+        epochs = bound.get("epochs", 1)
+        if self.alpha > 0 and self.matching_start_epoch >= epochs:
+            warnings.warn(
+                f"matching_start_epoch={self.matching_start_epoch} but fit runs "
+                f"epochs 0 to {epochs - 1}: the matching loss never switches on. "
+                "Lower matching_start_epoch or train longer.",
+                stacklevel=2,
+            )
+        steps = checks.StepCounter()
+        callbacks.append(steps)
+        try:
+            history = super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        except Exception as error:
+            checks.reraise_step_error(error)
+            if isinstance(error, UnboundLocalError) and "logs" in str(error):
+                # keras' JAX trainer fails so on data that yields no batch
+                steps.check_ran()
+            raise
+        steps.check_ran()
+        if guard is not None and guard.diverged_at is not None:
+            warnings.warn(guard.message, stacklevel=2)
+        return history
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._prepare(x, y)
-        return super().evaluate(x, y, *args, **kwargs)
+        self._prepare(x, y, {"sample_weight": kwargs.get("sample_weight")})
+        try:
+            return super().evaluate(x, y, *args, **kwargs)
+        except Exception as error:
+            checks.reraise_step_error(error)
+            raise
 
-    def _prepare(self, x, y):
+    def _prepare(self, x, y, arguments=None):
         if not self.compiled:
             self.compile()
+        arguments = arguments or {}
+        checks.check_data(
+            self, x, y, arguments.get("sample_weight"), fit_kwargs=arguments
+        )
         x_first, y_first = _first_batch(x, y)
         if not self.built and x_first is not None:
             self.base(x_first[:1])
@@ -459,6 +527,27 @@ def _independent_copy(optimizer):
         optimizer = optimizer.inner_optimizer
     config = copy.deepcopy(keras.saving.serialize_keras_object(optimizer))
     return keras.saving.deserialize_keras_object(config)
+
+
+def _bind_fit_arguments(model, x, y, args, kwargs):
+    """`fit`'s arguments by name, whether passed by position or keyword."""
+    import inspect
+
+    try:
+        bound = inspect.signature(keras.Model.fit).bind(
+            model, x, y, *args, **kwargs
+        )
+    except TypeError:
+        return dict(kwargs)
+    arguments = dict(bound.arguments)
+    arguments.update(arguments.pop("kwargs", {}))
+    arguments.setdefault("epochs", 1)
+    arguments.setdefault("initial_epoch", 0)
+    return arguments
+
+
+def _is_one_hot(y, logits):
+    return y is not None and len(y.shape) == len(logits.shape) and y.shape[-1] != 1
 
 
 def _class_ids(y, logits):
