@@ -12,9 +12,11 @@ import dataclasses
 
 from absl import flags
 
+from keras_tna import methods
 from keras_tna import models as tna_models
 from keras_tna import training
 from keras_tna.data import registry as data_registry
+from keras_tna.runs import config as run_config
 
 FLAGS = flags.FLAGS
 _DEFAULTS = training.TrainConfig()
@@ -65,7 +67,7 @@ flags.DEFINE_float(
     "alpha",
     _DEFAULTS.alpha,
     "Weight of the logit matching loss of tna and frozen_twin (the paper: "
-    "5e-3; non-convergence from 5e-2).",
+    f"5e-3; non-convergence from {methods.DIVERGENCE_ALPHA:g}).",
     lower_bound=0.0,
 )
 flags.DEFINE_float(
@@ -229,6 +231,8 @@ flags.DEFINE_list(
 
 
 # ---------------------------------------------------------------- validators
+# The checks themselves are `keras_tna.runs.config`'s (the one place a run's
+# settings are checked); the validators only report them at parse time.
 def _check_registry(check):
     def validator(value):
         if value is None:
@@ -240,23 +244,6 @@ def _check_registry(check):
         return True
 
     return validator
-
-
-def _check_network(name):
-    known = tna_models.available()
-    if name not in known and not name.startswith("keras_cv:"):
-        raise ValueError(
-            f"Unknown network {name!r}. Known networks: {', '.join(known)} "
-            "(or keras_cv:<BackboneClass>)."
-        )
-
-
-def _check_methods(names):
-    unknown = [n for n in names if n not in training.METHODS]
-    if unknown:
-        raise ValueError(
-            f"Unknown method(s) {unknown}: use {sorted(training.METHODS)}."
-        )
 
 
 def _parse_list(kind, what):
@@ -276,12 +263,15 @@ def _parse_list(kind, what):
 
 
 flags.register_validator("dataset", _check_registry(data_registry.resolve))
-flags.register_validator("model", _check_registry(_check_network))
-flags.register_validator("twin_model", _check_registry(_check_network))
+flags.register_validator("model", _check_registry(run_config.check_network))
+flags.register_validator(
+    "twin_model",
+    _check_registry(lambda name: run_config.check_network(name, "twin_model")),
+)
 flags.register_validator(
     "kernel_initializer", _check_registry(training.kernel_initializer)
 )
-flags.register_validator("methods", _check_registry(_check_methods))
+flags.register_validator("methods", _check_registry(run_config.check_methods))
 flags.register_validator("seeds", _check_registry(_parse_list(int, "--seeds")))
 flags.register_validator("alphas", _check_registry(_parse_list(float, "--alphas")))
 flags.register_validator(
@@ -290,24 +280,33 @@ flags.register_validator(
 )
 
 
-@flags.multi_flags_validator(
+def _check_flags(names, check):
+    """Registers `check(values)` (raising ValueError) as a multi-flag validator."""
+
+    def validator(values):
+        try:
+            check(values)
+        except (ValueError, TypeError) as error:
+            raise flags.ValidationError(str(error)) from None
+        return True
+
+    flags.register_multi_flags_validator(names, validator)
+
+
+def _check_twin_checkpoint_given(values):
+    # Whether the file exists is checked when the run starts (a sweep may
+    # train the twin first); here only that a frozen twin names one.
+    names = values["methods"] or [values["method"]]
+    if any(methods.get(n).freeze_twin for n in names if n in methods.METHODS):
+        if not values["twin_checkpoint"]:
+            run_config.check_twin_checkpoint(None)
+
+
+_check_flags(
     ["warmup_epochs", "epochs"],
-    message="--warmup_epochs must be smaller than --epochs.",
+    lambda v: run_config.check_warmup(v["warmup_epochs"], v["epochs"]),
 )
-def _check_warmup(values):
-    return values["warmup_epochs"] < values["epochs"]
-
-
-@flags.multi_flags_validator(
-    ["method", "methods", "twin_checkpoint"],
-    message=(
-        "method frozen_twin needs --twin_checkpoint=<run dir>/base.keras (the "
-        "pretrained twin)."
-    ),
-)
-def _check_frozen_twin(values):
-    methods = values["methods"] or [values["method"]]
-    return "frozen_twin" not in methods or bool(values["twin_checkpoint"])
+_check_flags(["method", "methods", "twin_checkpoint"], _check_twin_checkpoint_given)
 
 
 # ---------------------------------------------------------------- to plain values

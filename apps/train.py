@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from absl import app  # noqa: E402
 
 import flags as train_flags  # noqa: E402  (defines the flags)
+from keras_tna import methods  # noqa: E402
 from keras_tna import reporting  # noqa: E402
 from keras_tna import training  # noqa: E402
 
@@ -40,9 +41,9 @@ def main(argv):
     config = train_flags.config_from_flags()
     sweep = train_flags.sweep_from_flags()
     alpha = config.alpha if not sweep else max(sweep["alphas"] or [config.alpha])
-    if alpha >= 5e-2:
+    if alpha >= methods.DIVERGENCE_ALPHA:
         print(
-            f"Warning: alpha={alpha:g} >= 5e-2, where the paper saw training "
+            f"Warning: alpha={alpha:g} >= {methods.DIVERGENCE_ALPHA:g}, where the paper saw training "
             "fail to converge; a divergence stops the run early.",
             flush=True,
         )

@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from keras_tna.methods import DIVERGENCE_ALPHA
+
 
 class LateMatching(keras.callbacks.Callback):
     """Switches the matching loss on at a given epoch (the paper's Fig. 5).
@@ -81,5 +83,5 @@ class DivergenceGuard(keras.callbacks.Callback):
         return (
             f"Training diverged: {self.monitor} became non-finite at epoch "
             f"{epoch + 1}, batch {batch + 1}. Lower alpha (the paper saw "
-            "non-convergence from 5e-2) or the learning rate."
+            f"non-convergence from {DIVERGENCE_ALPHA:g}) or the learning rate."
         )

@@ -1,6 +1,6 @@
 """Tables and plots of finished runs, in the paper's formats.
 
-`collect` reads the `results.json` files of runs (see `keras_tna.training`),
+`collect` reads the `results.json` files of runs (`keras_tna.runs.store`),
 `tables` groups them into settings (network, twin, dataset, learning rate,
 epochs) and variants (method, alpha, late-matching start) and computes the
 mean and standard deviation over seeds, and the gain over the single
@@ -15,84 +15,18 @@ spread.
 
 import collections
 import csv
-import json
 import math
 import pathlib
 
 import numpy as np
 
+from keras_tna import formatting
+from keras_tna import methods
 from keras_tna import plotting
+from keras_tna.runs.store import collect, read_history
 
-METHOD_LABELS = {
-    "single": "Single",
-    "tna": "TNA",
-    "dml": "DML",
-    "frozen_twin": "Frozen twin",
-    "ensemble": "2 singles",
-}
-
-
-# ---------------------------------------------------------------------- reading
-def collect(paths):
-    """Reads every `results.json` under the given paths.
-
-    Args:
-        paths: list of str or path. Run directories, directories holding runs
-            (searched recursively) or `results.json` files.
-
-    Returns:
-        list of dict: the results, each with `run_dir` added.
-
-    Raises:
-        FileNotFoundError: a path does not exist, or no results were found.
-
-    Examples:
-
-    ```python
-    results = collect(["runs/quickstart"])
-    ```
-    """
-    if isinstance(paths, (str, pathlib.Path)):
-        paths = [paths]
-    found = []
-    for path in paths:
-        path = pathlib.Path(path)
-        if path.is_file():
-            files = [path]
-        elif path.is_dir():
-            files = sorted(path.rglob("results.json"))
-        else:
-            raise FileNotFoundError(
-                f"{str(path)!r} does not exist; pass run directories or "
-                f"results.json files. Received: {str(path)!r}"
-            )
-        for file in files:
-            results = json.loads(file.read_text())
-            results["run_dir"] = str(file.parent)
-            found.append(results)
-    if not found:
-        raise FileNotFoundError(
-            f"No results.json under {[str(p) for p in paths]}; train first "
-            "(apps/train.py writes <output_dir>/results.json when a run ends)."
-        )
-    return found
-
-
-def read_history(run_dir):
-    """A run's `history.csv` as a dict of float arrays (NaN where missing)."""
-    path = pathlib.Path(run_dir) / "history.csv"
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    columns = collections.defaultdict(list)
-    for row in rows:
-        for key, value in row.items():
-            try:
-                columns[key].append(float(value))
-            except (TypeError, ValueError):
-                columns[key].append(float("nan"))
-    return {key: np.asarray(values) for key, values in columns.items()}
+# Display names of the methods (`keras_tna.methods.Method.label`).
+METHOD_LABELS = {name: m.label for name, m in methods.METHODS.items()}
 
 
 # ---------------------------------------------------------------------- grouping
@@ -120,26 +54,25 @@ def _short_dataset(name):
 
 def variant_of(result):
     """(method, twin network, alpha, late-matching start) of a run."""
-    twin = result.get("twin_model")
-    if result.get("method") == "frozen_twin":
-        twin = "frozen"
+    method = methods.describe(result["method"])
     return (
         result["method"],
-        twin if twin not in (None, result["model"]) else None,
+        method.twin_label(result.get("twin_model"), result["model"]),
         result.get("alpha"),
         result.get("matching_start_epoch") or 0,
     )
 
 
 def variant_label(variant, show_alpha=False, show_start=False):
-    method, twin, alpha, start = variant
-    label = METHOD_LABELS.get(method, method)
+    name, twin, alpha, start = variant
+    method = methods.describe(name)
+    label = method.label
     details = []
     if twin is not None and twin != "frozen":
         details.append(f"twin {twin}")
-    if show_alpha and alpha is not None and method != "ensemble":
+    if show_alpha and alpha is not None and method.matches:
         details.append(f"α={alpha:g}")
-    if show_start and method not in ("single", "ensemble"):
+    if show_start and method.matches:
         details.append(f"start {start}")
     return label + (f" ({', '.join(details)})" if details else "")
 
@@ -156,13 +89,14 @@ class Stats:
         self.values = [100.0 * v for v in values]
         self.diverged = diverged
         self.n = len(self.values)
-        self.mean = float(np.mean(self.values)) if self.n else float("nan")
-        self.std = float(np.std(self.values, ddof=1)) if self.n > 1 else 0.0
+        self.mean, self.std = formatting.mean_std(self.values)
 
     def cell(self):
         if not self.n:
             return "–" if self.diverged else ""
-        text = f"{self.mean:.2f} ± {self.std:.2f}% (n={self.n})"
+        text = formatting.format_mean_std(
+            self.values, digits=2, suffix="%", always_std=True
+        )
         if self.diverged:
             text += f", {self.diverged} diverged"
         return text
@@ -202,8 +136,9 @@ def group(results, metric="base_accuracy"):
 
 def _variant_order(item):
     method, twin, alpha, start = item[0]
-    order = list(METHOD_LABELS).index(method) if method in METHOD_LABELS else 99
-    return (order, twin or "", alpha if alpha is not None else -1.0, start)
+    return (
+        methods.order(method), twin or "", alpha if alpha is not None else -1.0, start
+    )
 
 
 # ---------------------------------------------------------------------- tables
@@ -217,14 +152,8 @@ class Table:
         self.records = records
 
     def markdown(self):
-        lines = [
-            f"### {self.title}",
-            "",
-            "| " + " | ".join(self.columns) + " |",
-            "|" + "|".join("---" for _ in self.columns) + "|",
-        ]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
-        return "\n".join(lines)
+        table = formatting.markdown_table(self.columns, self.rows)
+        return f"### {self.title}\n\n{table}"
 
     def text(self):
         widths = [
@@ -252,10 +181,10 @@ def comparison_table(results):
     """The paper's Table 1/2 format: each variant's base accuracy, gain vs single."""
     grouped = group(results)
     variants = _all_variants(grouped)
-    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
-    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
+    show_alpha = _varies(variants, 2)
+    show_start = _varies(variants, 3)
     labels = {v: variant_label(v, show_alpha, show_start) for v in variants}
-    single = ("single", None, None, 0)
+    single = (methods.BASELINE.name, None, None, 0)
     gained = [v for v in variants if v != single]
     has_single = any(single in row for row in grouped.values())
     columns = ["Network", "Dataset", "lr", "Epochs"] + [labels[v] for v in variants]
@@ -297,13 +226,13 @@ def comparison_table(results):
 
 def ensemble_table(results):
     """The paper's Table 3 format: base, twin and ensemble accuracy per variant."""
-    if all(r["method"] == "single" for r in results):
+    if all(methods.describe(r["method"]).is_baseline for r in results):
         return None
     metrics = ("base_accuracy", "twin_accuracy", "ensemble_accuracy")
     grouped = {m: group(results, m) for m in metrics}
     variants = _all_variants(grouped["base_accuracy"])
-    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
-    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
+    show_alpha = _varies(variants, 2)
+    show_start = _varies(variants, 3)
     rows, records = [], []
     for setting, cells in grouped["base_accuracy"].items():
         for variant in cells:
@@ -311,7 +240,7 @@ def ensemble_table(results):
             row = [setting_label(setting), label]
             for metric in metrics:
                 stats = grouped[metric][setting].get(variant)
-                if variant[0] == "single":
+                if methods.describe(variant[0]).is_baseline:
                     row.append(stats.cell() if metric == "base_accuracy" else "")
                     continue
                 row.append(stats.cell() if stats is not None else "")
@@ -330,7 +259,7 @@ def ensemble_table(results):
 
 def alpha_table(results):
     """The paper's Table 7 format: TNA base accuracy for each alpha."""
-    tna = [r for r in results if r["method"] == "tna"]
+    tna = [r for r in results if r["method"] == methods.TNA.name]
     alphas = sorted({r["alpha"] for r in tna})
     if len(alphas) < 2:
         return None
@@ -353,7 +282,7 @@ def alpha_table(results):
 
 def twin_size_table(results):
     """The paper's Table 8 format: base accuracy for base x twin networks."""
-    tna = [r for r in results if r["method"] == "tna"]
+    tna = [r for r in results if r["method"] == methods.TNA.name]
     twins = sorted({r["twin_model"] for r in tna})
     if not any(r["twin_model"] != r["model"] for r in tna):
         return None
@@ -397,8 +326,9 @@ def _all_variants(grouped):
     return sorted(variants, key=lambda v: _variant_order((v, None)))
 
 
-def _varies(variants, index, exclude=()):
-    values = {v[index] for v in variants if v[0] not in exclude}
+def _varies(variants, index):
+    """Whether the methods with a matching weight differ in `variant[index]`."""
+    values = {v[index] for v in variants if methods.describe(v[0]).matches}
     return len(values) > 1
 
 
@@ -453,7 +383,7 @@ def plot_curves(results, path, metric="val_base_accuracy"):
         curves[key[0]][key[1]].append((history["epoch"], history[metric]))
         if twin_metric != metric and twin_metric in history:
             twins[key[0]][key[1]].append((history["epoch"], history[twin_metric]))
-        if "val_matching_loss" in history and result["method"] != "single":
+        if "val_matching_loss" in history and methods.describe(result["method"]).twin:
             losses[key[0]][key[1]].append(
                 (history["epoch"], history["val_matching_loss"])
             )
@@ -461,8 +391,8 @@ def plot_curves(results, path, metric="val_base_accuracy"):
         return None
     settings = sorted(curves)
     variants = [v for s in settings for v in curves[s]]
-    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
-    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
+    show_alpha = _varies(variants, 2)
+    show_start = _varies(variants, 3)
     rows = 2 if show_start and losses else 1
     fig, axes = plotting.subplots(
         rows, len(settings), figsize=(6 * len(settings), 4 * rows), squeeze=False
@@ -522,7 +452,7 @@ def _draw_band(axis, runs, scale, label, color=None, linestyle="-"):
 
 def plot_alpha(results, path):
     """Final base accuracy against alpha (the paper's Table 7), mean ± std."""
-    tna = [r for r in results if r["method"] == "tna"]
+    tna = [r for r in results if r["method"] == methods.TNA.name]
     if len({r["alpha"] for r in tna}) < 2:
         return None
     fig, axis = plotting.subplots(figsize=(6, 4))
