@@ -20,6 +20,7 @@ import tensorflow as tf
 import keras_tna
 from keras_tna.data import arrays
 from keras_tna.data import augment
+from keras_tna.data import images as image_files
 from keras_tna.data import source
 from keras_tna.data.arrays import load_arrays
 
@@ -314,8 +315,8 @@ def test_cache_is_read_back_and_invalidated_by_a_changed_file(tmp_path, monkeypa
     cache = tmp_path / "cache"
     first = load_arrays(f"folder:{root}", batch_size=2, cache_dir=cache)
     decoded = []
-    real = arrays._decode_one
-    monkeypatch.setattr(arrays, "_decode_one", lambda *a, **k: decoded.append(a) or real(*a, **k))
+    real = image_files.read_image
+    monkeypatch.setattr(image_files, "read_image", lambda *a, **k: decoded.append(a) or real(*a, **k))
     again = load_arrays(f"folder:{root}", batch_size=2, cache_dir=cache)
     assert decoded == []
     np.testing.assert_array_equal(again.train.images, first.train.images)

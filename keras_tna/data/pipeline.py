@@ -9,7 +9,6 @@ from `seed`, so two pipelines with the same seed yield the same batches.
 """
 
 import dataclasses
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -25,8 +24,10 @@ PAD_FILLS = source.PAD_FILLS
 
 
 @dataclasses.dataclass(frozen=True)
-class DatasetBundle:
+class DatasetBundle(source.Bundle):
     """A dataset ready for `fit`, with what a model needs to know about it.
+
+    The fields are `keras_tna.data.source.Bundle`'s:
 
     Attributes:
         train: `tf.data.Dataset` of `(float32 normalised images, int32 labels)`
@@ -43,17 +44,6 @@ class DatasetBundle:
         mean: tuple of floats, per-channel mean in [0, 1] units.
         std: tuple of floats, per-channel std in [0, 1] units.
     """
-
-    train: Optional[tf.data.Dataset]
-    test: tf.data.Dataset
-    num_classes: int
-    input_shape: tuple
-    num_train: int
-    num_test: int
-    class_names: tuple
-    name: str
-    mean: tuple
-    std: tuple
 
     def normalize(self, images):
         """Normalises raw images the way this bundle's pipelines do.
