@@ -155,21 +155,18 @@ def test_cli_bad_flag_is_one_line_without_traceback(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing was started
 
 
-def test_training_imports_and_checks_configs_without_tensorflow():
+def test_training_imports_and_checks_configs_without_tensorflow(run_python):
     """`keras_tna.training` and `keras_tna.runs` import with TensorFlow blocked."""
-    code = (
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("needs jax: the TensorFlow backend imports TensorFlow")
+    result = run_python(
         "import sys\n"
         "sys.modules['tensorflow'] = None\n"
         "from keras_tna import runs, training\n"
         "config = training.TrainConfig(dataset='digits', image_size=32).validate()\n"
-        "print(config.effective_alpha(), training.make_optimizer('sgd', 0.1, 10, 2))\n"
+        "print(config.effective_alpha(), training.make_optimizer('sgd', 0.1, 10, 2))\n",
+        backend="jax",
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax" if importlib.util.find_spec("jax")
-           else "tensorflow", "PYTHONPATH": str(REPO)}
-    if env["KERAS_BACKEND"] != "jax":
-        pytest.skip("needs jax: the TensorFlow backend imports TensorFlow")
-    result = subprocess.run([sys.executable, "-c", code], env=env,
-                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1].startswith("0.005 ")
 

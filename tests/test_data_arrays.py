@@ -113,7 +113,7 @@ def test_tensorflow_free_run_on_jax(tmp_path):
 
 
 @pytest.mark.slow
-def test_module_imports_without_tensorflow():
+def test_module_imports_without_tensorflow(run_python):
     """TensorFlow is installed here, yet not imported by the TF-free path."""
     code = (
         "import sys\n"
@@ -123,10 +123,8 @@ def test_module_imports_without_tensorflow():
         "print(sorted(k for k, v in sys.modules.items() "
         "if v is not None and k.split('.')[0] == 'tensorflow'))\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax" if importlib.util.find_spec("jax")
-           else "tensorflow", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", code], env=env,
-                            capture_output=True, text=True, timeout=120)
+    backend = "jax" if importlib.util.find_spec("jax") else "tensorflow"
+    result = run_python(code, backend=backend)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
 

@@ -21,9 +21,8 @@ x = bundle.normalize(corrupt(images))
 ```
 """
 
-import importlib
-
 from keras_tna.data.registry import available
+from keras_tna.lazy import lazy_attributes
 
 # The tf.data pipelines import TensorFlow, so they are imported on first use
 # (module `__getattr__`): `keras_tna.data.arrays` (`load_arrays`, the
@@ -40,16 +39,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if _LAZY[name] is None:
-        return importlib.import_module(f"{__name__}.{name}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -84,21 +84,15 @@ class ArrayOptions:
 class ArrayBundle(source.Bundle):
     """A dataset ready for `fit` without TensorFlow: `DatasetBundle`'s fields.
 
-    The fields are `keras_tna.data.source.Bundle`'s:
+    The fields are `keras_tna.data.source.Bundle`'s (`num_classes`,
+    `input_shape`, `num_train`, `num_test`, `class_names`, `name`, `mean`,
+    `std`), the name as given to `load_arrays`; here `train` and `test` are:
 
     Attributes:
         train: `ArrayDataset` of `(float32 normalised images, int32 labels)`
             batches on the default device: shuffled with the seed
             (reshuffled each epoch), augmented.
         test: `ArrayDataset` of batches in a fixed order, not augmented.
-        num_classes: int.
-        input_shape: tuple `(height, width, channels)` of the images.
-        num_train: int, training examples.
-        num_test: int, test examples.
-        class_names: tuple of str, indexed by label.
-        name: str, the dataset name as given to `load_arrays`.
-        mean: tuple of floats, per-channel mean in [0, 1] units.
-        std: tuple of floats, per-channel std in [0, 1] units.
     """
 
     def normalize(self, images):

@@ -27,7 +27,9 @@ PAD_FILLS = source.PAD_FILLS
 class DatasetBundle(source.Bundle):
     """A dataset ready for `fit`, with what a model needs to know about it.
 
-    The fields are `keras_tna.data.source.Bundle`'s:
+    The fields are `keras_tna.data.source.Bundle`'s (`num_classes`,
+    `input_shape`, `num_train`, `num_test`, `class_names`, `name`, `mean`,
+    `std`), the name as given to `load`; here `train` and `test` are:
 
     Attributes:
         train: `tf.data.Dataset` of `(float32 normalised images, int32 labels)`
@@ -35,14 +37,6 @@ class DatasetBundle(source.Bundle):
             prefetched. None for datasets without a training split
             (`cifar10_corrupted/...`).
         test: `tf.data.Dataset` of batches in a fixed order, not augmented.
-        num_classes: int.
-        input_shape: tuple `(height, width, channels)` of the images.
-        num_train: int, training examples (0 without a training split).
-        num_test: int, test examples.
-        class_names: tuple of str, indexed by label.
-        name: str, the dataset name as given to `load`.
-        mean: tuple of floats, per-channel mean in [0, 1] units.
-        std: tuple of floats, per-channel std in [0, 1] units.
     """
 
     def normalize(self, images):

@@ -25,9 +25,8 @@ results = training.sweep(config, methods=["single", "tna"], seeds=[0, 1, 2])
 ```
 """
 
-import importlib
-
 from keras_tna.initializers import KERNEL_INITIALIZERS, kernel_initializer
+from keras_tna.lazy import lazy_attributes
 from keras_tna.methods import METHODS, Method
 from keras_tna.runs.config import (
     JIT_COMPILE,
@@ -59,14 +58,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [
