@@ -8,14 +8,15 @@ TensorFlow; `lazy_attributes` gives such a package the module-level
 import importlib
 
 
-def lazy_attributes(package, table, module_globals):
+def lazy_attributes(package, modules, module_globals, submodules=()):
     """The `(__getattr__, __dir__)` pair of a package with lazily loaded names.
 
     Args:
         package: str. The package's `__name__`.
-        table: dict of str to str or None. Attribute name -> the module
-            defining it; None: the attribute is the submodule of that name.
+        modules: dict of str to tuple of str. A module -> the names of it
+            that the package exposes.
         module_globals: dict. The package's `globals()` (listed by `__dir__`).
+        submodules: tuple of str. Submodules exposed as attributes.
 
     Returns:
         tuple of two functions, to assign to `__getattr__` and `__dir__`.
@@ -24,18 +25,20 @@ def lazy_attributes(package, table, module_globals):
 
     ```python
     __getattr__, __dir__ = lazy_attributes(
-        __name__, {"train": "keras_tna.training.run"}, globals())
+        __name__, {"keras_tna.training.run": ("train",)}, globals())
     ```
     """
 
+    where = {name: module for module, names in modules.items() for name in names}
+
     def __getattr__(name):
-        if name not in table:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        if table[name] is None:
+        if name in submodules:
             return importlib.import_module(f"{package}.{name}")
-        return getattr(importlib.import_module(table[name]), name)
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(where[name]), name)
 
     def __dir__():
-        return sorted(set(module_globals) | set(table))
+        return sorted(set(module_globals) | set(where) | set(submodules))
 
     return __getattr__, __dir__

@@ -82,17 +82,12 @@ class ArrayOptions:
 
 @dataclasses.dataclass(frozen=True)
 class ArrayBundle(source.Bundle):
-    """A dataset ready for `fit` without TensorFlow: `DatasetBundle`'s fields.
+    """A dataset ready for `fit` without TensorFlow (fields: `source.Bundle`).
 
-    The fields are `keras_tna.data.source.Bundle`'s (`num_classes`,
-    `input_shape`, `num_train`, `num_test`, `class_names`, `name`, `mean`,
-    `std`), the name as given to `load_arrays`; here `train` and `test` are:
-
-    Attributes:
-        train: `ArrayDataset` of `(float32 normalised images, int32 labels)`
-            batches on the default device: shuffled with the seed
-            (reshuffled each epoch), augmented.
-        test: `ArrayDataset` of batches in a fixed order, not augmented.
+    Its `train` is an `ArrayDataset` of `(float32 normalised images, int32
+    labels)` batches made on the default device, shuffled with the seed
+    (reshuffled each epoch) and augmented; its `test` an `ArrayDataset` in a
+    fixed order without augmentation; `name` is as given to `load_arrays`.
     """
 
     def normalize(self, images):

@@ -25,18 +25,13 @@ PAD_FILLS = source.PAD_FILLS
 
 @dataclasses.dataclass(frozen=True)
 class DatasetBundle(source.Bundle):
-    """A dataset ready for `fit`, with what a model needs to know about it.
+    """A dataset ready for `fit` as tf.data pipelines (fields: `source.Bundle`).
 
-    The fields are `keras_tna.data.source.Bundle`'s (`num_classes`,
-    `input_shape`, `num_train`, `num_test`, `class_names`, `name`, `mean`,
-    `std`), the name as given to `load`; here `train` and `test` are:
-
-    Attributes:
-        train: `tf.data.Dataset` of `(float32 normalised images, int32 labels)`
-            batches: shuffled with the seed (reshuffled each epoch), augmented,
-            prefetched. None for datasets without a training split
-            (`cifar10_corrupted/...`).
-        test: `tf.data.Dataset` of batches in a fixed order, not augmented.
+    `train` yields `(float32 normalised images, int32 labels)` batches,
+    shuffled with the seed (reshuffled each epoch), augmented and prefetched,
+    or is None for a dataset without a training split (`cifar10_corrupted/...`);
+    `test` yields batches in a fixed order, not augmented. `name` is the name
+    given to `load`.
     """
 
     def normalize(self, images):

@@ -48,18 +48,14 @@ from keras_tna.training.optimizers import learning_rate_schedule, make_optimizer
 from keras_tna.training.resume import check_run_dir
 
 # Loaded on first use: these modules import TensorFlow.
-_LAZY = {
-    "train": "keras_tna.training.run",
-    "load_frozen_twin": "keras_tna.training.run",
-    "versions": "keras_tna.training.run",
-    "sweep": "keras_tna.training.sweeps",
-    "sweep_configs": "keras_tna.training.sweeps",
-    "run_name": "keras_tna.training.sweeps",
-}
-
-
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
-
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "keras_tna.training.run": ("train", "load_frozen_twin", "versions"),
+        "keras_tna.training.sweeps": ("sweep", "sweep_configs", "run_name"),
+    },
+    globals(),
+)
 
 __all__ = [
     "JIT_COMPILE",
