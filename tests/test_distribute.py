@@ -46,12 +46,16 @@ def free_port_pair():
 
 # ----------------------------------------------------------------- docstrings
 def test_docstring_examples_run():
-    result = doctest.testmod(
-        distribute,
-        extraglobs={"keras_tna": keras_tna, "tf": tf, "keras": keras},
-        optionflags=doctest.ELLIPSIS,
-    )
-    assert result.attempted > 10 and result.failed == 0
+    attempted = failed = 0
+    for module in (distribute, distribute.strategies, distribute.workers):
+        result = doctest.testmod(
+            module,
+            extraglobs={"keras_tna": keras_tna, "tf": tf, "keras": keras},
+            optionflags=doctest.ELLIPSIS,
+        )
+        attempted += result.attempted
+        failed += result.failed
+    assert attempted > 10 and failed == 0
 
 
 # ----------------------------------------------------------------- strategies
