@@ -30,6 +30,8 @@ setup(
         "absl-py>=1.4,<3",
         # The offline default dataset (sklearn's bundled digits).
         "scikit-learn>=1.3,<2",
+        # Welch's t-test p-values in reports (keras_tna.reporting).
+        "scipy>=1.10,<2",
         # Plots written by apps/report.py and the analysis apps.
         "matplotlib>=3.7,<4",
         # TensorBoard logs of apps/train.py (TensorFlow 2.21 no longer

@@ -147,6 +147,13 @@ flags.DEFINE_integer(
     lower_bound=0,
 )
 flags.DEFINE_integer(
+    "data_seed",
+    None,
+    "Seed of data order and augmentation alone (the weights keep --seed); "
+    "default: --seed.",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
     "validation_freq",
     _DEFAULTS.validation_freq,
     "Evaluate on the test set every this many epochs.",

@@ -2,8 +2,9 @@ r"""Tables and plots of finished runs, in the paper's formats.
 
 Collects every results.json under the given directories, groups runs by
 setting (network, dataset, learning rate, epochs) and variant (method, alpha,
-late-matching start), and prints mean +- std over seeds with the gain over the
-single baseline (Welch's t beside it); writes the tables as markdown and CSV,
+late-matching start), and prints mean +- std over seeds, after the last and at
+the best epoch, with the gain over the single baseline (Welch's t and its
+p-value beside it) and every run's own values; writes the tables as markdown and CSV,
 and PNG plots: validation accuracy per epoch (single vs TNA, late matching
 with its matching loss) and accuracy against alpha.
 

@@ -3,6 +3,7 @@
 import csv
 import importlib.util
 import json
+import math
 import os
 import pathlib
 import subprocess
@@ -407,8 +408,9 @@ def _fake_run(root, method, seed, accuracy, alpha=None, status="completed", curv
 
 
 def test_report_mean_std_and_gain_by_hand(tmp_path):
+    # Single peaks one point above its last epoch, at epoch 2.
     for seed, acc in enumerate([0.80, 0.82, 0.84]):
-        _fake_run(tmp_path, "single", seed, acc, curve=(0.5, 0.7, acc))
+        _fake_run(tmp_path, "single", seed, acc, curve=(0.5, acc + 0.01, acc))
     for seed, acc in enumerate([0.85, 0.86, 0.87]):
         _fake_run(tmp_path, "tna", seed, acc, alpha=0.005, curve=(0.5, 0.75, acc))
     _fake_run(tmp_path, "tna", 0, 0.70, alpha=0.0)
@@ -417,10 +419,33 @@ def test_report_mean_std_and_gain_by_hand(tmp_path):
     markdown = out["markdown"]
     # Single: mean 82, sample std sqrt(((-2)^2 + 0 + 2^2) / 2) = 2.
     assert "82.00 ± 2.00% (n=3)" in markdown
-    # TNA alpha 5e-3: mean 86, std 1; gain +4 points, Welch t = 4 / sqrt(4/3 + 1/3).
+    # TNA alpha 5e-3: mean 86, std 1; gain +4 points, Welch t = 4 / sqrt(4/3 + 1/3)
+    # with Welch-Satterthwaite df = (5/3)^2 / ((4/3)^2 / 2 + (1/3)^2 / 2); the
+    # two-sided p integrates Student's t density numerically (no scipy).
     assert "86.00 ± 1.00% (n=3)" in markdown
-    assert f"+4.00 (t={4 / np.sqrt(5 / 3):.1f})" in markdown
-    assert "+4.00 (t=3.1)" in markdown
+    t = 4 / np.sqrt(5 / 3)
+    df = (5 / 3) ** 2 / ((4 / 3) ** 2 / 2 + (1 / 3) ** 2 / 2)
+    x = np.linspace(t, 2000.0, 4_000_001)
+    density = (
+        math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2))
+        * (1 + x**2 / df) ** (-(df + 1) / 2)
+    )
+    p_value = 2 * np.trapezoid(density, x)
+    assert f"+4.00 (t={t:.2f}, p={p_value:.3g})" in markdown
+    assert "+4.00 (t=3.10, p=0.0548)" in markdown
+    # Best epoch: the single runs' best (epoch 2) is one point above the last.
+    best = markdown[markdown.index("best epoch"):]
+    assert "83.00 ± 2.00% (n=3)" in best
+    assert "+3.00 (t=2.32, p=0.104)" in best
+    # One sentence per variant says what the last-epoch numbers mean.
+    assert (
+        "TNA (α=0.005) vs Single +4.00 points (p=0.055, n=3 vs 3): no "
+        "significant difference at the 5% level." in markdown
+    )
+    assert "TNA (α=0) vs Single -12.00 points (n=1 vs 3): too few runs" in markdown
+    # Every run is listed with its last and best accuracy.
+    runs = markdown[markdown.index("Every run"):]
+    assert "| 81.00 (epoch 2) |" in runs
     # Ensemble of base and twin: every TNA seed + 2 points -> 88 ± 1.
     assert "88.00 ± 1.00% (n=3)" in markdown
     # Alpha table: alpha 0.1 diverged.
@@ -432,6 +457,7 @@ def test_report_mean_std_and_gain_by_hand(tmp_path):
     assert len(tna) == 1
     assert float(tna[0]["mean_percent"]) == pytest.approx(86.0)
     assert float(tna[0]["gain_vs_single_points"]) == pytest.approx(4.0)
+    assert float(tna[0]["welch_p"]) == pytest.approx(p_value, rel=1e-3)
     for name in ("report_curves.png", "report_alpha.png"):
         assert (tmp_path / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -271,6 +271,77 @@ def test_each_epoch_is_reshuffled_and_reaugmented():
     np.testing.assert_array_equal(x2, x3)
 
 
+def _first_pick_matches(shuffle_seed, random_seed, n=1000):
+    """Whether an epoch's first example is the one the first random number picks."""
+    order = tf.data.Dataset.range(n).shuffle(
+        n, seed=shuffle_seed, reshuffle_each_iteration=True
+    )
+    numbers = tf.data.Dataset.random(seed=random_seed, rerandomize_each_iteration=True)
+    first = int(next(iter(order)))
+    return first == int(next(iter(numbers))) % n
+
+
+def test_shuffle_and_augmentation_streams_are_independent(monkeypatch):
+    # Control, the TensorFlow fact behind the bug: a shuffle and a
+    # Dataset.random with the same op seed draw the same numbers, so the first
+    # example of the order is always the one the first augmentation number
+    # picks (30 of 30 seeds); independent streams agree about 1 time in 1000.
+    tf.random.set_seed(0)
+    assert sum(_first_pick_matches(s, s) for s in range(30)) == 30
+    # The pipeline gives the two streams different seeds, for every seed.
+    seen = {}
+    real_shuffle, real_random = tf.data.Dataset.shuffle, tf.data.Dataset.random
+
+    def shuffle(self, buffer_size, seed=None, **kwargs):
+        seen["shuffle"] = seed
+        return real_shuffle(self, buffer_size, seed=seed, **kwargs)
+
+    def random(seed=None, **kwargs):
+        seen["augment"] = seed
+        return real_random(seed=seed, **kwargs)
+
+    monkeypatch.setattr(tf.data.Dataset, "shuffle", shuffle)
+    monkeypatch.setattr(tf.data.Dataset, "random", staticmethod(random))
+    matches = 0
+    for seed in range(30):
+        seen.clear()
+        data.load("digits", batch_size=32, seed=seed)
+        assert seen["shuffle"] != seen["augment"]
+        assert (seen["shuffle"], seen["augment"]) == data.pipeline.stream_seeds(seed)
+        monkeypatch.setattr(tf.data.Dataset, "shuffle", real_shuffle)
+        monkeypatch.setattr(tf.data.Dataset, "random", staticmethod(real_random))
+        matches += _first_pick_matches(seen["shuffle"], seen["augment"])
+        monkeypatch.setattr(tf.data.Dataset, "shuffle", shuffle)
+        monkeypatch.setattr(tf.data.Dataset, "random", staticmethod(random))
+    assert matches <= 2
+
+
+def test_initialisation_keys_are_not_data_keys():
+    # The weights draw from Python's Mersenne Twister seeded with `seed`
+    # (seed_scope), the data from TensorFlow's Philox with the stream seeds:
+    # no initializer of the base or its twin reuses a data stream's key.
+    import keras
+
+    from keras_tna import models
+
+    for seed in range(20):
+        data_keys = set(data.pipeline.stream_seeds(seed))
+        for offset in (0, 1000):  # the base and the twin
+            net = models.build("convnet", 10, (32, 32, 3), seed=seed + offset)
+            keys = {
+                getattr(init, "seed", None)
+                for layer in net.layers
+                for init in (
+                    getattr(layer, "kernel_initializer", None),
+                    getattr(layer, "bias_initializer", None),
+                )
+                if isinstance(init, keras.initializers.Initializer)
+            }
+            keys.discard(None)
+            assert len(keys) == 10  # 5 kernels and 5 biases, each its own key
+            assert not keys & data_keys
+
+
 def test_drop_remainder_only_for_train():
     bundle = data.load("digits", batch_size=500, drop_remainder=True)
     assert [x.shape[0] for x, _ in batches(bundle.train)] == [500, 500]

@@ -262,14 +262,17 @@ def _train_pipeline(
         shuffle_buffer = (
             split.num_examples if split.in_memory or use_cache else STREAMING_SHUFFLE_BUFFER
         )
+    shuffle_seed, augment_seed = stream_seeds(seed)
     dataset = dataset.shuffle(
-        min(shuffle_buffer, split.num_examples), seed=seed, reshuffle_each_iteration=True
+        min(shuffle_buffer, split.num_examples),
+        seed=shuffle_seed,
+        reshuffle_each_iteration=True,
     )
     policy = src.augmentation
     size = src.input_shape[:2]
     if policy.kind == "resized_crop":
         if augment_:
-            dataset = _with_seeds(dataset, seed).map(
+            dataset = _with_seeds(dataset, augment_seed).map(
                 lambda xy, s: (
                     augment.random_resized_crop(xy[0], s, size, flip=policy.flip),
                     xy[1],
@@ -293,7 +296,7 @@ def _train_pipeline(
                 images = augment.normalize(images, mean, std)
             return images
 
-        dataset = _with_seeds(dataset, seed).map(
+        dataset = _with_seeds(dataset, augment_seed).map(
             lambda xy, s: (crop_and_normalize(xy[0], s), xy[1]),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
@@ -303,6 +306,32 @@ def _train_pipeline(
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def stream_seeds(seed):
+    """The op seeds of the shuffle and of the augmentation, both from `seed`.
+
+    `tf.data`'s shuffle and `Dataset.random` given the same op seed draw the
+    same Philox numbers (the first example of every epoch's order was picked
+    by the very number that seeded the first batch's crops). Each stream gets
+    its own seed, mixed from `(seed, stream)` by `numpy.random.SeedSequence`.
+
+    Args:
+        seed: int, the pipeline's seed.
+
+    Returns:
+        tuple of two ints in `[0, 2**31)`: `(shuffle_seed, augment_seed)`.
+
+    Examples:
+
+    >>> shuffle_seed, augment_seed = stream_seeds(0)
+    >>> shuffle_seed != augment_seed
+    True
+    """
+    return tuple(
+        int(np.random.SeedSequence([int(seed), stream]).generate_state(1)[0] >> 1)
+        for stream in (0, 1)
+    )
 
 
 def _with_seeds(dataset, seed):

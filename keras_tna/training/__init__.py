@@ -42,6 +42,7 @@ from keras_tna.runs.config import (
     TWIN_SEED_OFFSET,
     TrainConfig,
     check_twin_checkpoint,
+    config_kwargs_from_flags,
 )
 from keras_tna.runs.layout import read_flagfile
 from keras_tna.training.optimizers import learning_rate_schedule, make_optimizer
@@ -75,6 +76,7 @@ __all__ = [
     "TrainConfig",
     "check_run_dir",
     "check_twin_checkpoint",
+    "config_kwargs_from_flags",
     "kernel_initializer",
     "learning_rate_schedule",
     "load_frozen_twin",

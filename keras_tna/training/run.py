@@ -178,7 +178,9 @@ def train(config, callbacks=None):
         return results
     clock = time.time()
     strategy = distribute.make_strategy(config.strategy, config.tpu_address)
-    keras.utils.set_random_seed(config.seed)
+    # The TF global seed keys the data pipeline's random ops; the networks'
+    # weights come from `seed` alone (seed_scope), set again once data exists.
+    keras.utils.set_random_seed(config.effective_data_seed())
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     plan = _Plan(config)
@@ -187,6 +189,7 @@ def train(config, callbacks=None):
     resume.start_run_dir(config, status)
     with _PrecisionPolicy(config.mixed_precision):
         bundle, train_data, test_data, steps = _load_data(config, plan, strategy)
+        keras.utils.set_random_seed(config.seed)
         with strategy.scope():
             model, base, twin = _build_and_compile(
                 config, plan, bundle, steps, jit_compile
@@ -224,7 +227,7 @@ def _load_data(config, plan, strategy):
         config.dataset,
         batch_size=plan.batch_size,
         data_dir=config.data_dir,
-        seed=distribute.worker_seed(config.seed, strategy, "data"),
+        seed=distribute.worker_seed(config.effective_data_seed(), strategy, "data"),
         augment=config.augment,
         image_size=config.image_size,
         pad_fill=config.pad_fill,

@@ -1,32 +1,85 @@
-"""Tables and plots of finished runs, in the paper's formats.
+"""Grouping finished runs into the paper's tables: statistics, tables, verdicts.
 
-`collect` reads the `results.json` files of runs (`keras_tna.runs.store`),
-`tables` groups them into settings (network, twin, dataset, learning rate,
-epochs) and variants (method, alpha, late-matching start) and computes the
-mean and standard deviation over seeds, and the gain over the single
-baseline; `report` prints the tables and writes them as markdown and CSV with
-PNG plots beside them. `apps/report.py` is its command line.
-
-Accuracies are in percent; the standard deviation is the sample standard
-deviation over seeds (ddof=1, 0 for one seed); the gain is the difference of
-means in percentage points, with Welch's t statistic as its size against the
-spread.
+Part of `keras_tna.reporting` (which re-exports every name): `collect`,
+`group`, `Stats`, `gain`, `Table` and the table builders.
 """
 
+
 import collections
-import csv
 import math
 import pathlib
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 from keras_tna import formatting
 from keras_tna import methods
-from keras_tna import plotting
-from keras_tna.runs.store import collect, read_history
+from keras_tna.runs import store
+from keras_tna.runs.store import read_history
 
 # Display names of the methods (`keras_tna.methods.Method.label`).
 METHOD_LABELS = {name: m.label for name, m in methods.METHODS.items()}
+
+
+# ---------------------------------------------------------------------- reading
+def collect(paths):
+    """Every run's results (`keras_tna.runs.store.collect`), best epochs added.
+
+    Args:
+        paths: list of str or path. Run directories, directories holding runs
+            (searched recursively) or `results.json` files.
+
+    Returns:
+        list of dict: the results, each with `run_dir` and the
+        `best_epoch_values` of its `history.csv` added.
+
+    Raises:
+        FileNotFoundError: a path does not exist, or no results were found.
+
+    Examples:
+
+    ```python
+    results = collect(["runs/quickstart"])
+    ```
+    """
+    found = store.collect(paths)
+    for results in found:
+        results.update(best_epoch_values(read_history(results["run_dir"])))
+    return found
+
+
+BEST_OF = {
+    "best_base_accuracy": "val_base_accuracy",
+    "best_twin_accuracy": "val_twin_accuracy",
+    "best_ensemble_accuracy": "val_ensemble_accuracy",
+}
+
+
+def best_epoch_values(history):
+    """The best validation accuracies over a run's epochs, and the base's epoch.
+
+    Args:
+        history: dict of arrays, as `read_history` returns.
+
+    Returns:
+        dict: `best_base_accuracy`, `best_twin_accuracy`,
+        `best_ensemble_accuracy` (each the maximum of its own column; only
+        those whose column exists) and `best_epoch` (1-based epoch of the
+        base's best); empty without a history.
+
+    Examples:
+
+    >>> best_epoch_values({"val_base_accuracy": np.array([0.5, 0.7, 0.6])})
+    {'best_base_accuracy': 0.7, 'best_epoch': 2}
+    """
+    found = {}
+    for key, column in BEST_OF.items():
+        values = history.get(column)
+        if values is not None and np.isfinite(values).any():
+            found[key] = float(np.nanmax(values))
+            if key == "best_base_accuracy":
+                found["best_epoch"] = int(np.nanargmax(values)) + 1
+    return found
 
 
 # ---------------------------------------------------------------------- grouping
@@ -103,15 +156,31 @@ class Stats:
 
 
 def gain(stats, baseline):
-    """Difference of means (percentage points) and Welch's t, or (nan, nan)."""
+    """Difference of means (points), Welch's t and its two-sided p-value.
+
+    Args:
+        stats: `Stats` of the variant.
+        baseline: `Stats` of the single baseline.
+
+    Returns:
+        tuple `(difference, t, p)`; t and p are nan unless both sides have
+        at least two seeds and some spread; all three are nan if a side is
+        empty.
+
+    Examples:
+
+    >>> d, t, p = gain(Stats([0.80, 0.82, 0.81]), Stats([0.78, 0.79, 0.77]))
+    >>> round(d, 2), round(t, 2), round(p, 4)
+    (3.0, 3.67, 0.0213)
+    """
+    nan = float("nan")
     if not stats.n or not baseline.n:
-        return float("nan"), float("nan")
+        return nan, nan, nan
     difference = stats.mean - baseline.mean
-    se = math.sqrt(
-        (stats.std**2 / stats.n if stats.n > 1 else 0.0)
-        + (baseline.std**2 / baseline.n if baseline.n > 1 else 0.0)
-    )
-    return difference, (difference / se if se > 0 else float("nan"))
+    if stats.n < 2 or baseline.n < 2 or (stats.std == 0 and baseline.std == 0):
+        return difference, nan, nan
+    test = scipy_stats.ttest_ind(stats.values, baseline.values, equal_var=False)
+    return difference, float(test.statistic), float(test.pvalue)
 
 
 def group(results, metric="base_accuracy"):
@@ -168,18 +237,24 @@ class Table:
         )
 
 
-def _format_gain(difference, t):
+def _format_gain(difference, t, p):
     if math.isnan(difference):
         return ""
     text = f"{difference:+.2f}"
     if not math.isnan(t):
-        text += f" (t={t:.1f})"
+        text += f" (t={t:.2f}, p={p:.3g})"
     return text
 
 
-def comparison_table(results):
-    """The paper's Table 1/2 format: each variant's base accuracy, gain vs single."""
-    grouped = group(results)
+def comparison_table(results, metric="base_accuracy"):
+    """The paper's Table 1/2 format: each variant's base accuracy, gain vs single.
+
+    Args:
+        results: list of dict, as `collect` returns.
+        metric: str. `"base_accuracy"` (after the last epoch) or
+            `"best_base_accuracy"` (best epoch).
+    """
+    grouped = group(results, metric)
     variants = _all_variants(grouped)
     show_alpha = _varies(variants, 2)
     show_start = _varies(variants, 3)
@@ -200,14 +275,12 @@ def comparison_table(results):
             if v not in cells:
                 continue
             stats = cells[v]
-            difference, t = (
+            difference, t, p = (
                 gain(stats, baseline)
                 if baseline is not None and v != single
-                else (math.nan, math.nan)
+                else (math.nan, math.nan, math.nan)
             )
-            records.append(
-                _record(setting, labels[v], "base_accuracy", stats, difference, t)
-            )
+            records.append(_record(setting, labels[v], metric, stats, difference, t, p))
         if has_single:
             for v in gained:
                 if v in cells and baseline is not None:
@@ -216,41 +289,59 @@ def comparison_table(results):
                     row.append("")
         rows.append(row)
     return Table(
-        "Base network accuracy: mean ± std over seeds; gain over Single in "
-        "points (Welch's t)",
+        f"Base network accuracy, {_WHICH[metric]}: mean ± std over seeds; gain "
+        "over Single in points (Welch's t, two-sided p)",
         columns,
         rows,
         records,
     )
 
 
-def ensemble_table(results):
-    """The paper's Table 3 format: base, twin and ensemble accuracy per variant."""
+_WHICH = {
+    "base_accuracy": "last epoch",
+    "best_base_accuracy": "best epoch",
+    "twin_accuracy": "last epoch",
+    "ensemble_accuracy": "last epoch",
+    "best_twin_accuracy": "best epoch",
+    "best_ensemble_accuracy": "best epoch",
+}
+
+
+def ensemble_table(results, best=False):
+    """The paper's Table 3 format: base, twin and ensemble accuracy per variant.
+
+    Args:
+        results: list of dict, as `collect` returns.
+        best: bool. Best-epoch accuracies instead of the last epoch's.
+    """
     if all(methods.describe(r["method"]).is_baseline for r in results):
         return None
     metrics = ("base_accuracy", "twin_accuracy", "ensemble_accuracy")
+    if best:
+        metrics = tuple("best_" + m for m in metrics)
     grouped = {m: group(results, m) for m in metrics}
-    variants = _all_variants(grouped["base_accuracy"])
+    variants = _all_variants(grouped[metrics[0]])
     show_alpha = _varies(variants, 2)
     show_start = _varies(variants, 3)
     rows, records = [], []
-    for setting, cells in grouped["base_accuracy"].items():
+    for setting, cells in grouped[metrics[0]].items():
         for variant in cells:
             label = variant_label(variant, show_alpha, show_start)
             row = [setting_label(setting), label]
             for metric in metrics:
-                stats = grouped[metric][setting].get(variant)
+                stats = grouped[metric].get(setting, {}).get(variant)
                 if methods.describe(variant[0]).is_baseline:
-                    row.append(stats.cell() if metric == "base_accuracy" else "")
+                    row.append(stats.cell() if metric == metrics[0] else "")
                     continue
                 row.append(stats.cell() if stats is not None else "")
                 if stats is not None and stats.n and metric != "base_accuracy":
                     records.append(
-                        _record(setting, label, metric, stats, math.nan, math.nan)
+                        _record(setting, label, metric, stats, *[math.nan] * 3)
                     )
             rows.append(row)
     return Table(
-        "No ensemble (base) vs ensemble of base and twin (logit average)",
+        f"No ensemble (base) vs ensemble of base and twin (logit average), "
+        f"{_WHICH[metrics[0]]}",
         ["Setting", "Variant", "Base", "Twin", "Ensemble"],
         rows,
         records,
@@ -306,13 +397,116 @@ def twin_size_table(results):
     )
 
 
+def per_run_table(results):
+    """Every run: its variant, seed, status, last/best accuracies and wall time."""
+    variants = _all_variants(group(results))
+    show_alpha = _varies(variants, 2)
+    show_start = _varies(variants, 3)
+
+    def percent(result, key):
+        value = result.get(key)
+        return "" if value is None else f"{100.0 * value:.2f}"
+
+    ordered = sorted(
+        results,
+        key=lambda r: (setting_of(r), _variant_order((variant_of(r), None)), r["seed"]),
+    )
+    rows = []
+    for r in ordered:
+        best = percent(r, "best_base_accuracy")
+        if best and r.get("best_epoch"):
+            best += f" (epoch {r['best_epoch']})"
+        rows.append([
+            setting_label(setting_of(r)),
+            variant_label(variant_of(r), show_alpha, show_start),
+            str(r["seed"]),
+            r.get("status", ""),
+            percent(r, "base_accuracy"),
+            best,
+            percent(r, "twin_accuracy"),
+            percent(r, "ensemble_accuracy"),
+            f"{r['wall_time_s'] / 60:.1f}" if r.get("wall_time_s") else "",
+        ])
+    return Table(
+        "Every run: base accuracy after the last epoch and at its best epoch; "
+        "twin and ensemble after the last epoch (%)",
+        ["Setting", "Variant", "Seed", "Status", "Base last", "Base best",
+         "Twin last", "Ensemble last", "Wall (min)"],
+        rows,
+        [],
+    )
+
+
+def verdicts(results, level=0.05):
+    """One plain sentence per variant: does it beat Single, by the numbers?
+
+    Args:
+        results: list of dict, as `collect` returns.
+        level: float. Significance level of the two-sided Welch test.
+
+    Returns:
+        list of str, e.g. "convnet / digits / lr 0.05 / 30 ep: TNA vs Single
+        +0.19 points (p=0.62, n=3 vs 3): no significant difference at the 5%
+        level."
+
+    Examples:
+
+    ```python
+    for line in verdicts(collect(["runs/quickstart"])):
+        print(line)
+    ```
+    """
+    grouped = group(results)
+    single = (methods.BASELINE.name, None, None, 0)
+    variants = _all_variants(grouped)
+    show_alpha = _varies(variants, 2)
+    show_start = _varies(variants, 3)
+    lines = []
+    for setting, cells in grouped.items():
+        baseline = cells.get(single)
+        if baseline is None or not baseline.n:
+            continue
+        for variant, stats in cells.items():
+            if variant == single or not stats.n:
+                continue
+            difference, t, p = gain(stats, baseline)
+            label = variant_label(variant, show_alpha, show_start)
+            head = (
+                f"{setting_label(setting)}: {label} vs Single {difference:+.2f} points"
+            )
+            if math.isnan(p):
+                lines.append(
+                    f"{head} (n={stats.n} vs {baseline.n}): too few runs (or no "
+                    "spread) for a test; run at least 2 seeds of each."
+                )
+                continue
+            head += f" (p={p:.2g}, n={stats.n} vs {baseline.n})"
+            if p >= level:
+                meaning = (
+                    f"no significant difference at the {level:.0%} level."
+                )
+            else:
+                meaning = (
+                    f"significantly {'better' if difference > 0 else 'worse'} "
+                    f"at the {level:.0%} level."
+                )
+            if stats.diverged:
+                meaning += f" {stats.diverged} run(s) diverged and are left out."
+            lines.append(f"{head}: {meaning}")
+    return lines
+
+
 def tables(results):
-    """Every table that the results allow, the comparison table first."""
+    """Every table that the results allow, the comparison tables first."""
+    has_best = any("best_base_accuracy" in r for r in results)
     candidates = [
         comparison_table(results),
+        comparison_table(results, "best_base_accuracy") if has_best else None,
         ensemble_table(results),
+        ensemble_table(results, best=True) if has_best else None,
         alpha_table(results),
         twin_size_table(results),
+        per_run_table(results),
     ]
     return [t for t in candidates if t is not None]
 
@@ -332,7 +526,7 @@ def _varies(variants, index):
     return len(values) > 1
 
 
-def _record(setting, variant, metric, stats, difference, t):
+def _record(setting, variant, metric, stats, difference, t, p):
     model, dataset, learning_rate, epochs = setting
     return {
         "model": model,
@@ -347,192 +541,6 @@ def _record(setting, variant, metric, stats, difference, t):
         "diverged": stats.diverged,
         "gain_vs_single_points": None if math.isnan(difference) else round(difference, 4),
         "welch_t": None if math.isnan(t) else round(t, 3),
+        "welch_p": None if math.isnan(p) else float(f"{p:.4g}"),
         "values_percent": " ".join(f"{v:.2f}" for v in stats.values),
     }
-
-
-# ---------------------------------------------------------------------- plots
-def plot_curves(results, path, metric="val_base_accuracy"):
-    """Validation accuracy per epoch, mean and min-max band over seeds.
-
-    One panel per setting, one line per variant (single vs TNA, late-matching
-    starts, ...). With late matching, a second row of panels shows the
-    matching loss (the paper's Fig. 5).
-
-    Args:
-        results: list of dict, from `collect`.
-        path: str or path. The PNG file to write.
-        metric: str. The `history.csv` column to draw.
-
-    Returns:
-        The path written, or None when no run has that column.
-    """
-    curves = collections.defaultdict(lambda: collections.defaultdict(list))
-    twins = collections.defaultdict(lambda: collections.defaultdict(list))
-    losses = collections.defaultdict(lambda: collections.defaultdict(list))
-    diverged = collections.Counter()
-    twin_metric = metric.replace("base", "twin")
-    for result in results:
-        key = (setting_of(result), variant_of(result))
-        if result.get("status") != "completed":
-            diverged[key] += 1
-            continue
-        history = read_history(result["run_dir"])
-        if metric not in history:
-            continue
-        curves[key[0]][key[1]].append((history["epoch"], history[metric]))
-        if twin_metric != metric and twin_metric in history:
-            twins[key[0]][key[1]].append((history["epoch"], history[twin_metric]))
-        if "val_matching_loss" in history and methods.describe(result["method"]).twin:
-            losses[key[0]][key[1]].append(
-                (history["epoch"], history["val_matching_loss"])
-            )
-    if not curves:
-        return None
-    settings = sorted(curves)
-    variants = [v for s in settings for v in curves[s]]
-    show_alpha = _varies(variants, 2)
-    show_start = _varies(variants, 3)
-    rows = 2 if show_start and losses else 1
-    fig, axes = plotting.subplots(
-        rows, len(settings), figsize=(6 * len(settings), 4 * rows), squeeze=False
-    )
-    for column, setting in enumerate(settings):
-        panels = [(axes[0][column], curves[setting], 100.0, "validation accuracy (%)")]
-        if rows == 2:
-            panels.append(
-                (axes[1][column], losses[setting], 1.0, "validation matching loss")
-            )
-        for index, (axis, by_variant, scale, ylabel) in enumerate(panels):
-            for variant in sorted(by_variant, key=lambda v: _variant_order((v, None))):
-                label = variant_label(variant, show_alpha, show_start)
-                if diverged[(setting, variant)]:
-                    label += f", {diverged[(setting, variant)]} diverged (left out)"
-                color = _draw_band(axis, by_variant[variant], scale, label)
-                if index == 0 and twins[setting].get(variant):
-                    _draw_band(
-                        axis, twins[setting][variant], scale,
-                        f"{label}: twin", color=color, linestyle="--",
-                    )
-            axis.set_xlabel("epoch")
-            axis.set_ylabel(ylabel)
-            axis.grid(alpha=0.3)
-            axis.legend(fontsize=8)
-        axes[0][column].set_title(
-            setting_label(setting) + "\n(mean over seeds; band: min to max)",
-            fontsize=10,
-        )
-    fig.tight_layout()
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
-
-
-def _draw_band(axis, runs, scale, label, color=None, linestyle="-"):
-    """Draws the mean over runs and a min-max band; returns the line colour."""
-    length = min(len(epochs) for epochs, _ in runs)
-    epochs = runs[0][0][:length] + 1
-    values = np.stack([v[:length] for _, v in runs]) * scale
-    mean = np.nanmean(values, axis=0)
-    line = axis.plot(
-        epochs, mean, label=f"{label} (n={len(runs)})", color=color,
-        linestyle=linestyle,
-    )[0]
-    if len(runs) > 1:
-        axis.fill_between(
-            epochs,
-            np.nanmin(values, axis=0),
-            np.nanmax(values, axis=0),
-            color=line.get_color(),
-            alpha=0.1 if linestyle != "-" else 0.2,
-        )
-    return line.get_color()
-
-
-def plot_alpha(results, path):
-    """Final base accuracy against alpha (the paper's Table 7), mean ± std."""
-    tna = [r for r in results if r["method"] == methods.TNA.name]
-    if len({r["alpha"] for r in tna}) < 2:
-        return None
-    fig, axis = plotting.subplots(figsize=(6, 4))
-    for setting, cells in group(tna).items():
-        points = sorted((v[2], s) for v, s in cells.items() if s.n)
-        if not points:
-            continue
-        alphas = [a for a, _ in points]
-        axis.errorbar(
-            alphas,
-            [s.mean for _, s in points],
-            yerr=[s.std for _, s in points],
-            marker="o",
-            capsize=3,
-            label=setting_label(setting),
-        )
-        for variant, stats in cells.items():
-            if not stats.n and stats.diverged:
-                axis.axvline(variant[2], color="red", alpha=0.3, linestyle="--")
-    axis.set_xscale("symlog", linthresh=1e-4)
-    axis.set_xlabel("alpha (red dashes: diverged)")
-    axis.set_ylabel("base accuracy (%)")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    fig.tight_layout()
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
-
-
-# ---------------------------------------------------------------------- report
-def report(paths, output_dir=None, name="report", plots=True, echo=True):
-    """Prints the tables of the runs under `paths`; writes markdown, CSV, PNGs.
-
-    Args:
-        paths: list of str. Run directories or directories holding runs.
-        output_dir: str or None. Where to write `<name>.md`, `<name>.csv`,
-            `<name>_curves.png` and `<name>_alpha.png`; None writes nothing.
-        name: str. File name stem.
-        plots: bool. Draw the PNG plots.
-        echo: bool. Print the tables.
-
-    Returns:
-        dict with `tables` (list of `Table`), `markdown` (str) and `files`
-        (list of written paths).
-
-    Examples:
-
-    ```python
-    report(["runs/quickstart"], output_dir="runs/quickstart")
-    ```
-    """
-    results = collect(paths)
-    found = tables(results)
-    markdown = "\n\n".join(t.markdown() for t in found) + "\n"
-    if echo:
-        print("\n\n".join(t.text() for t in found), flush=True)
-    files = []
-    if output_dir is not None:
-        out = pathlib.Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        md_path = out / f"{name}.md"
-        md_path.write_text(markdown)
-        csv_path = out / f"{name}.csv"
-        records = [r for t in found for r in t.records]
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(
-                f, fieldnames=list(records[0]) if records else ["model"]
-            )
-            writer.writeheader()
-            writer.writerows(records)
-        files += [md_path, csv_path]
-        if plots:
-            for written in (
-                plot_curves(results, out / f"{name}_curves.png"),
-                plot_alpha(results, out / f"{name}_alpha.png"),
-            ):
-                if written is not None:
-                    files.append(written)
-        if echo:
-            print("Wrote " + ", ".join(str(f) for f in files), flush=True)
-    return {"tables": found, "markdown": markdown, "files": files}
