@@ -13,42 +13,10 @@ with its matching loss) and accuracy against alpha.
 """
 
 import os
-import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-
-from keras_tna import reporting  # noqa: E402
-
-flags.DEFINE_list(
-    "runs",
-    None,
-    "Run directories, or directories holding runs (searched recursively for "
-    "results.json).",
-)
-flags.DEFINE_string(
-    "output_dir",
-    None,
-    "Where to write <name>.md, <name>.csv and <name>_*.png; default: only print.",
-)
-flags.DEFINE_string("name", "report", "File name stem of the written files.")
-flags.DEFINE_boolean("plots", True, "Draw the PNG plots.")
-flags.mark_flag_as_required("runs")
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-    if len(argv) > 1:
-        sys.exit(f"report.py: error: unexpected arguments {argv[1:]}")
-    try:
-        reporting.report(
-            FLAGS.runs, output_dir=FLAGS.output_dir, name=FLAGS.name, plots=FLAGS.plots
-        )
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        sys.exit(f"report.py: error: {error}")
-
+from keras_tna.cli.report import main, run  # noqa: E402,F401
 
 if __name__ == "__main__":
-    app.run(main)
+    run()

@@ -72,3 +72,31 @@ def runs_note(runs, skipped):
     if skipped:
         note += "Left out (diverged): " + ", ".join(shown(r.path) for r in skipped) + "\n\n"
     return note
+
+
+def main_of(program, analysis):
+    """The absl `main` of an analysis program: no positional arguments, one-line errors.
+
+    Args:
+        program: str. The program's name in messages (e.g. `"cka.py"`).
+        analysis: callable. Runs the analysis from the parsed flags.
+
+    Returns:
+        A function `main(argv)` for `absl.app.run`.
+
+    Examples:
+
+    ```python
+    main = main_of("cka.py", run_cka)
+    ```
+    """
+
+    def main(argv):
+        if len(argv) > 1:
+            sys.exit(f"{program}: error: unexpected arguments {argv[1:]}; use --flags.")
+        try:
+            analysis()
+        except (ValueError, TypeError, FileNotFoundError) as error:
+            sys.exit(f"{program}: error: {error}")
+
+    return main
