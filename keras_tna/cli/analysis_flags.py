@@ -10,6 +10,7 @@ import pathlib
 import shlex
 import sys
 
+from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
@@ -74,29 +75,36 @@ def runs_note(runs, skipped):
     return note
 
 
-def main_of(program, analysis):
-    """The absl `main` of an analysis program: no positional arguments, one-line errors.
+def program(name, analysis):
+    """The absl `main` and the entry point of an analysis program.
+
+    `main(argv)` takes no positional arguments and turns the analysis'
+    ValueError/TypeError/FileNotFoundError into a one-line error; `run()`
+    parses the flags and calls `main` (the console script).
 
     Args:
-        program: str. The program's name in messages (e.g. `"cka.py"`).
+        name: str. The program's name in messages (e.g. `"cka.py"`).
         analysis: callable. Runs the analysis from the parsed flags.
 
     Returns:
-        A function `main(argv)` for `absl.app.run`.
+        tuple of two functions `(main, run)`.
 
     Examples:
 
     ```python
-    main = main_of("cka.py", run_cka)
+    main, run = program("cka.py", run_cka)
     ```
     """
 
     def main(argv):
         if len(argv) > 1:
-            sys.exit(f"{program}: error: unexpected arguments {argv[1:]}; use --flags.")
+            sys.exit(f"{name}: error: unexpected arguments {argv[1:]}; use --flags.")
         try:
             analysis()
         except (ValueError, TypeError, FileNotFoundError) as error:
-            sys.exit(f"{program}: error: {error}")
+            sys.exit(f"{name}: error: {error}")
 
-    return main
+    def run():
+        app.run(main)
+
+    return main, run

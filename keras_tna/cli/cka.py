@@ -15,7 +15,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flags)
@@ -124,13 +123,4 @@ def run_cka():
     print(f"Wrote {md}, {js}, cka_heatmaps.png, cka_blocks.png in {out}")
 
 
-main = analysis_flags.main_of("cka.py", run_cka)
-
-
-def run():
-    """Entry point of the `keras-tna-cka` console script."""
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run()
+main, run = analysis_flags.program("cka.py", run_cka)

@@ -14,7 +14,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flags)
@@ -129,13 +128,4 @@ def run_probes():
     print(f"Wrote {md}, {js}, probes.png in {out}")
 
 
-main = analysis_flags.main_of("probes.py", run_probes)
-
-
-def run():
-    """Entry point of the `keras-tna-probes` console script."""
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run()
+main, run = analysis_flags.program("probes.py", run_probes)

@@ -54,6 +54,3 @@ def run():
     """Entry point of the `keras-tna-report` console script."""
     app.run(main)
 
-
-if __name__ == "__main__":
-    run()

@@ -24,7 +24,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flags)
@@ -209,13 +208,4 @@ def report(runs, skipped, source, bundle, names, severities, clean_labels, resul
     print(f"Wrote {md}, {js}, robustness.png in {out}")
 
 
-main = analysis_flags.main_of("robustness.py", run_robustness)
-
-
-def run():
-    """Entry point of the `keras-tna-robustness` console script."""
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run()
+main, run = analysis_flags.program("robustness.py", run_robustness)

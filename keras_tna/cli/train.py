@@ -72,6 +72,3 @@ def run():
     """Entry point of the `keras-tna-train` console script."""
     app.run(main)
 
-
-if __name__ == "__main__":
-    run()
