@@ -18,6 +18,13 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_tna", "keras_tna.*"]),
+    # The programs of apps/ (`python apps/train.py ...` runs the same code).
+    entry_points={
+        "console_scripts": [
+            f"keras-tna-{name}=keras_tna.cli.{name}:run"
+            for name in ("train", "report", "cka", "probes", "robustness")
+        ],
+    },
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "keras>=3.5,<3.16",

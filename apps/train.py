@@ -1,72 +1,12 @@
-r"""Trains a network with Twin Network Augmentation (or a baseline); resumable.
-
-One run:
-
-    python apps/train.py --flagfile=configs/table1/convnet_cifar10.flags \
-        --methods=tna --seeds=0 --output_dir=runs/convnet_tna
-
-A sweep (methods x seeds [x alphas] [x late-matching starts]) trains every run
-into `<output_dir>/<method>/seed_<seed>` and prints the report table:
-
-    python apps/train.py --flagfile=configs/quickstart/digits.flags
-
-Any flag after the flagfile overrides it. Running a finished command again
-prints its results without retraining; an interrupted one resumes from its
-last finished epoch. `--smoke` shrinks any config to a few steps (tests).
-"""
+"""Trains a network with Twin Network Augmentation (or a baseline); resumable; code: `keras_tna.cli.train`; console script `keras-tna-train`."""
 
 import os
-import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads
 
-from absl import app  # noqa: E402
+from keras_tna.cli import train as program  # noqa: E402
 
-import flags as train_flags  # noqa: E402  (defines the flags)
-from keras_tna import reporting  # noqa: E402
-from keras_tna import training  # noqa: E402
-
-# Exit status of a single run that diverged.
-EXIT_DIVERGED = 3
-
-
-def main(argv):
-    if len(argv) > 1:
-        sys.exit(
-            f"train.py: error: unexpected arguments {argv[1:]}; every setting is "
-            "a --flag (see --helpfull)."
-        )
-    config = train_flags.config_from_flags()
-    sweep = train_flags.sweep_from_flags()
-    alpha = config.alpha if not sweep else max(sweep["alphas"] or [config.alpha])
-    if alpha >= 5e-2:
-        print(
-            f"Warning: alpha={alpha:g} >= 5e-2, where the paper saw training "
-            "fail to converge; a divergence stops the run early.",
-            flush=True,
-        )
-    try:
-        if sweep is None:
-            results = training.train(config)
-        else:
-            runs = training.sweep(config, **sweep)
-            print()
-            reporting.report([config.output_dir], output_dir=config.output_dir)
-            diverged = [r for r in runs if r["status"] == "diverged"]
-            for r in diverged:
-                print(
-                    f"Diverged: {r['method']} alpha={r['alpha']} seed={r['seed']}: "
-                    f"{r['message']}"
-                )
-            return 0
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        sys.exit(f"train.py: error: {error}")
-    if results["status"] == "diverged":
-        print(f"train.py: {results['message']}", file=sys.stderr)
-        return EXIT_DIVERGED
-    return 0
-
+__doc__ = program.__doc__  # absl prints the usage of __main__
 
 if __name__ == "__main__":
-    app.run(main)
+    program.run()

@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from keras_tna.methods import DIVERGENCE_ALPHA
+
 
 class LateMatching(keras.callbacks.Callback):
     """Switches the matching loss on at a given epoch (the paper's Fig. 5).
@@ -136,8 +138,8 @@ class DivergenceGuard(keras.callbacks.Callback):
         where = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
         text = (
             f"Training diverged: {self.monitor} became non-finite at {where}. "
-            "Lower alpha (the paper saw non-convergence from 5e-2) or the "
-            "learning rate, and check the inputs and labels for NaN/inf."
+            f"Lower alpha (the paper saw non-convergence from {DIVERGENCE_ALPHA:g}) "
+            "or the learning rate, and check the inputs and labels for NaN/inf."
         )
         if self.restored and self.restored_epoch is None:
             text += (

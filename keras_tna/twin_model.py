@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_tna import backend
 from keras_tna import checks
 from keras_tna import losses as tna_losses
 from keras_tna.callbacks import DivergenceGuard, LateMatching
@@ -121,6 +122,8 @@ class TwinModel(keras.Model):
         checks.check_bool("freeze_twin", freeze_twin)
         checks.check_start_epoch(matching_start_epoch)
         super().__init__(**kwargs)
+        # This backend's train/test steps (`keras_tna.backend`), chosen once.
+        self.backend_steps = backend.steps()
         self.base = base
         self.twin = twin
         self.alpha = float(alpha)
@@ -227,15 +230,7 @@ class TwinModel(keras.Model):
             self.twin_optimizer = keras.optimizers.LossScaleOptimizer(
                 twin_optimizer, name="twin_loss_scale_optimizer"
             )
-        if keras.backend.backend() == "jax":
-            from keras_tna.backend.jax_step import TwinOptimizer
-
-            # Keras' JAX trainer threads only `self.optimizer.variables`.
-            self.optimizer = TwinOptimizer(
-                self.optimizer,
-                None if self.freeze_twin else self.twin_optimizer,
-                self.base.trainable_variables,
-            )
+        self.backend_steps.after_compile(self)
         self._compile_kwargs = {
             k: v for k, v in kwargs.items() if k in ("jit_compile",)
         }
@@ -244,19 +239,12 @@ class TwinModel(keras.Model):
 
     @property
     def base_optimizer(self):
-        """The base network's optimizer (`optimizer` itself on TensorFlow)."""
+        """The base network's optimizer (`optimizer`, unless the backend wraps it)."""
         return getattr(self.optimizer, "base_optimizer", self.optimizer)
 
     def build_optimizers(self):
         """Creates both optimizers' variables (needed before restoring state)."""
-        if keras.backend.backend() == "jax":
-            if not self.optimizer.built:
-                self.optimizer.build(self.trainable_variables)
-            return
-        with self.distribute_strategy.scope():
-            self.optimizer.build(self.base.trainable_variables)
-            if not self.freeze_twin:
-                self.twin_optimizer.build(self.twin.trainable_variables)
+        self.backend_steps.build_optimizers(self)
 
     def get_compile_config(self):
         if not self.compiled:
@@ -327,31 +315,38 @@ class TwinModel(keras.Model):
             [] if self.freeze_twin else self.twin.losses
         )
         if regularization:
-            total = total + ops.sum(regularization) / _num_replicas()
+            total = total + ops.sum(regularization) / self.backend_steps.num_replicas()
         terms["loss"] = total
         return terms
 
     def train_step(self, *args):
         # TensorFlow: train_step(data); JAX: train_step(state, data).
-        return _backend_steps().train_step(self, *args)
+        return self.backend_steps.train_step(self, *args)
 
     def test_step(self, *args):
-        if keras.backend.backend() == "jax":
-            return _backend_steps().test_step(self, *args)
-        (data,) = args
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        base_logits = self.base(x, training=False)
-        twin_logits = self.twin(x, training=False)
-        terms = self.compute_twin_losses(y, base_logits, twin_logits, sample_weight)
-        return self._update_metrics(terms, y, base_logits, twin_logits, sample_weight)
+        return self.backend_steps.test_step(self, *args)
 
-    def _update_metrics(self, terms, y, base_logits, twin_logits, sample_weight):
+    def update_twin_metrics(self, terms, y, base_logits, twin_logits, sample_weight):
+        """Updates the loss and accuracy trackers with one batch; returns the logs.
+
+        Called by the backend steps (`keras_tna.backend`).
+
+        Args:
+            terms: dict. `compute_twin_losses`' loss terms of the batch.
+            y: tensor. The labels.
+            base_logits: tensor. The base's logits.
+            twin_logits: tensor. The twin's logits.
+            sample_weight: tensor or None. Per-sample weights.
+
+        Returns:
+            dict of the metrics' current values, keyed by `METRIC_NAMES`.
+        """
         base_logits = ops.cast(base_logits, "float32")
         twin_logits = ops.cast(twin_logits, "float32")
         batch_size = ops.shape(base_logits)[0]
         for name, value in terms.items():
             self._trackers[name].update_state(
-                value * _num_replicas(), sample_weight=batch_size
+                value * self.backend_steps.num_replicas(), sample_weight=batch_size
             )
         labels = _class_ids(y, base_logits)
         for name, logits in (
@@ -497,30 +492,6 @@ class TwinModel(keras.Model):
 
 
 # ---------------------------------------------------------------------- helpers
-def _backend_steps():
-    """The module with this backend's train_step/test_step."""
-    if keras.backend.backend() == "jax":
-        from keras_tna.backend import jax_step
-
-        return jax_step
-    if keras.backend.backend() == "tensorflow":
-        from keras_tna.backend import tf_step
-
-        return tf_step
-    raise NotImplementedError(
-        "TwinModel trains on the TensorFlow and JAX backends. Received: "
-        f"KERAS_BACKEND={keras.backend.backend()!r}"
-    )
-
-
-def _num_replicas():
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.distribute.get_strategy().num_replicas_in_sync
-    return 1
-
-
 def _independent_copy(optimizer):
     """A new optimizer of the same class and config, with its own state."""
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):

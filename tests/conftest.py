@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -31,6 +33,27 @@ SHARED_TAR = pathlib.Path(
 CACHE = pathlib.Path(
     os.environ.get("KERAS_TNA_CACHE", pathlib.Path.home() / ".cache" / "keras_tna")
 )
+
+
+@pytest.fixture
+def run_python():
+    """Runs Python code in a fresh interpreter that imports this checkout.
+
+    Returns a function `run(code, backend=None, timeout=120)` giving the
+    `subprocess.CompletedProcess` (text stdout/stderr); `backend` sets
+    `KERAS_BACKEND`.
+    """
+
+    def run(code, backend=None, timeout=120):
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        if backend is not None:
+            env["KERAS_BACKEND"] = backend
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True,
+            timeout=timeout,
+        )
+
+    return run
 
 
 def pytest_configure(config):

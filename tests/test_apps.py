@@ -156,6 +156,22 @@ def test_cli_bad_flag_is_one_line_without_traceback(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing was started
 
 
+def test_training_imports_and_checks_configs_without_tensorflow(run_python):
+    """`keras_tna.training` and `keras_tna.runs` import with TensorFlow blocked."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("needs jax: the TensorFlow backend imports TensorFlow")
+    result = run_python(
+        "import sys\n"
+        "sys.modules['tensorflow'] = None\n"
+        "from keras_tna import runs, training\n"
+        "config = training.TrainConfig(dataset='digits', image_size=32).validate()\n"
+        "print(config.effective_alpha(), training.make_optimizer('sgd', 0.1, 10, 2))\n",
+        backend="jax",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1].startswith("0.005 ")
+
+
 # ---------------------------------------------------------------- training
 @pytest.fixture(scope="module")
 def tna_run(tmp_path_factory):

@@ -20,6 +20,7 @@ import tensorflow as tf
 import keras_tna
 from keras_tna.data import arrays
 from keras_tna.data import augment
+from keras_tna.data import images as image_files
 from keras_tna.data import source
 from keras_tna.data.arrays import load_arrays
 
@@ -112,7 +113,7 @@ def test_tensorflow_free_run_on_jax(tmp_path):
 
 
 @pytest.mark.slow
-def test_module_imports_without_tensorflow():
+def test_module_imports_without_tensorflow(run_python):
     """TensorFlow is installed here, yet not imported by the TF-free path."""
     code = (
         "import sys\n"
@@ -122,10 +123,8 @@ def test_module_imports_without_tensorflow():
         "print(sorted(k for k, v in sys.modules.items() "
         "if v is not None and k.split('.')[0] == 'tensorflow'))\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax" if importlib.util.find_spec("jax")
-           else "tensorflow", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", code], env=env,
-                            capture_output=True, text=True, timeout=120)
+    backend = "jax" if importlib.util.find_spec("jax") else "tensorflow"
+    result = run_python(code, backend=backend)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -314,8 +313,8 @@ def test_cache_is_read_back_and_invalidated_by_a_changed_file(tmp_path, monkeypa
     cache = tmp_path / "cache"
     first = load_arrays(f"folder:{root}", batch_size=2, cache_dir=cache)
     decoded = []
-    real = arrays._decode_one
-    monkeypatch.setattr(arrays, "_decode_one", lambda *a, **k: decoded.append(a) or real(*a, **k))
+    real = image_files.read_image
+    monkeypatch.setattr(image_files, "read_image", lambda *a, **k: decoded.append(a) or real(*a, **k))
     again = load_arrays(f"folder:{root}", batch_size=2, cache_dir=cache)
     assert decoded == []
     np.testing.assert_array_equal(again.train.images, first.train.images)

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 import keras_tna
 from keras_tna import TwinModel, distribute
+from keras_tna.runs import config as run_config
 
 import _mw_worker  # tests/_mw_worker.py: the worker program and its model
 
@@ -45,17 +46,23 @@ def free_port_pair():
 
 # ----------------------------------------------------------------- docstrings
 def test_docstring_examples_run():
-    result = doctest.testmod(
-        distribute,
-        extraglobs={"keras_tna": keras_tna, "tf": tf, "keras": keras},
-        optionflags=doctest.ELLIPSIS,
-    )
-    assert result.attempted > 10 and result.failed == 0
+    attempted = failed = 0
+    for module in (distribute, distribute.strategies, distribute.workers):
+        result = doctest.testmod(
+            module,
+            extraglobs={"keras_tna": keras_tna, "tf": tf, "keras": keras},
+            optionflags=doctest.ELLIPSIS,
+        )
+        attempted += result.attempted
+        failed += result.failed
+    assert attempted > 10 and failed == 0
 
 
 # ----------------------------------------------------------------- strategies
 def test_registry_names_and_unknown_name():
     assert distribute.available() == ["default", "mirrored", "multi_worker", "tpu"]
+    # The run config checks strategy names without importing TensorFlow.
+    assert tuple(distribute.available()) == run_config.STRATEGIES
     assert distribute.make_strategy("default") is tf.distribute.get_strategy()
     with pytest.raises(ValueError, match=r"Unknown strategy 'horovod'.*'mirrored'"):
         distribute.make_strategy("horovod")

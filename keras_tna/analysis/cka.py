@@ -20,6 +20,7 @@ matrices of batch-centered features, sums accumulated in float64 numpy).
 import keras
 import numpy as np
 
+from keras_tna import methods
 from keras_tna.analysis import common
 
 
@@ -331,22 +332,19 @@ def table5_pairs(runs):
     pairs = keras_tna.analysis.cka.table5_pairs(runs)
     ```
     """
-    by_method = {}
-    for run in runs:
-        by_method.setdefault(run.method, []).append(run)
-    singles = by_method.get("single", [])
     pairs = {kind: [] for kind in PAIR_KINDS}
-    for i, a in enumerate(singles):
-        for b in singles[i + 1 :]:
-            if a.seed != b.seed:
-                pairs["Single vs Single"].append((f"single s{a.seed} / single s{b.seed}", (a, "base"), (b, "base")))
-    for a in by_method.get("tna", []):
-        for b in singles:
-            if a.seed != b.seed:
-                pairs["TNA vs Single"].append((f"tna s{a.seed} / single s{b.seed}", (a, "base"), (b, "base")))
-        if a.twin_path is not None:
-            pairs["Base vs Twin"].append((f"tna s{a.seed} base / twin", (a, "base"), (a, "twin")))
-    for a in by_method.get("dml", []):
-        if a.twin_path is not None:
-            pairs["DML A vs DML B"].append((f"dml s{a.seed} A / B", (a, "base"), (a, "twin")))
+    kinds = [(run, methods.describe(run.method)) for run in runs]
+    singles = [run for run, method in kinds if method.is_baseline]
+    for a, method in kinds:
+        kind = method.cka_vs_single
+        others = singles[singles.index(a) + 1 :] if method.is_baseline else singles
+        if kind is not None:
+            for b in others:
+                if a.seed != b.seed:
+                    label = f"{a.method} s{a.seed} / {b.method} s{b.seed}"
+                    pairs[kind].append((label, (a, "base"), (b, "base")))
+        if method.cka_within is not None and a.twin_path is not None:
+            first, second = method.network_names
+            label = f"{a.method} s{a.seed} {first} / {second}"
+            pairs[method.cka_within].append((label, (a, "base"), (a, "twin")))
     return {kind: value for kind, value in pairs.items() if value}

@@ -1,46 +1,33 @@
-"""What the three analyses share: reading networks and runs, features, evaluators.
+"""What the three analyses share: features, batches, evaluators, run datasets.
 
-A network is read with `load_network`, its block outputs are exposed by
-`feature_model`, data is walked batch by batch by `iterate_batches`, and an
-`Evaluator` turns `(model, data)` into a dict of numbers. `read_run` reads the
-output dir that `apps/train.py` writes (`base.keras`, `twin.keras`,
-`results.json`).
+A network's block outputs are exposed by `feature_model`, data is walked batch
+by batch by `iterate_batches`, and an `Evaluator` turns `(model, data)` into a
+dict of numbers. Runs and networks are read by `keras_tna.runs.store`
+(`read_run`, `find_runs`, `load_network`, re-exported here), tables written by
+`keras_tna.formatting` (`markdown_table`, `format_mean_std`, re-exported).
 """
 
-import json
-import os
 import pathlib
 import re
 
 import keras
 import numpy as np
 
+from keras_tna import methods
+from keras_tna.formatting import format_mean_std, markdown_table, mean_std  # noqa: F401
+from keras_tna.runs.store import (  # noqa: F401
+    Run,
+    check_model,
+    find_runs,
+    load_network,
+    read_run,
+)
+
 LOGITS = "logits"
 
 
 def _layer_names(model):
     return [layer.name for layer in model.layers]
-
-
-def check_model(model, argument="model"):
-    """Raises TypeError unless `model` is a functional keras model with inputs."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`{argument}` must be a keras.Model (e.g. from "
-            "`keras_tna.analysis.load_network(path)`). "
-            f"Received: {argument}={model!r}"
-        )
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if not inputs:
-        raise TypeError(
-            f"`{argument}` must be a functional or Sequential keras model with "
-            "defined inputs (the analyses read intermediate layer outputs); "
-            f"subclassed models are not supported. Received: {argument}="
-            f"{model.name!r} ({type(model).__name__})"
-        )
 
 
 def resolve_layer_names(model, layer_names=None):
@@ -333,232 +320,6 @@ class Accuracy(Evaluator):
         return {"accuracy": correct / total, "num_examples": total}
 
 
-def load_network(path):
-    """Reads a trained network from a `.keras` file, with clear errors.
-
-    Args:
-        path: str or path-like. A `.keras` file written by `apps/train.py`
-            (`D/base.keras`, `D/twin.keras`) or by `model.save(...)`.
-
-    Returns:
-        The `keras.Model`.
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: the file is not a keras network this package can read.
-
-    Examples:
-
-    ```python
-    base = keras_tna.analysis.load_network("runs/tna_s0/base.keras")
-    ```
-    """
-    path = pathlib.Path(os.fspath(path))
-    if path.is_dir():
-        raise ValueError(
-            f"{str(path)!r} is a directory; pass the network file inside it "
-            "(e.g. base.keras), or use `read_run` for a training output dir."
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"No network file at {str(path)!r}.")
-    if path.suffix != ".keras":
-        raise ValueError(
-            f"{str(path)!r} is not a .keras file; save the network with "
-            "`model.save('name.keras')`. Received: suffix {path.suffix!r}"
-        )
-    try:
-        # Registers the package's custom layers for deserialisation.
-        from keras_tna import models as _models  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # keras raises many types for bad files
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ValueError(
-            f"{str(path)!r} is not a network this package can read "
-            f"({type(error).__name__}: {first[:300]}). Expected a .keras file "
-            "written by apps/train.py or `model.save(...)`."
-        ) from None
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"{str(path)!r} holds a {type(model).__name__}, not a keras.Model."
-        )
-    check_model(model)
-    return model
-
-
-class Run:
-    """One output dir of `apps/train.py`: its results and network files.
-
-    Attributes:
-        path: pathlib.Path, the output dir.
-        results: dict, the parsed `results.json`.
-        method: str, e.g. `"single"`, `"tna"`, `"dml"` (lower case).
-        dataset: str, the dataset name from `results.json`.
-        seed: int or None.
-        base_path: pathlib.Path of `base.keras`.
-        twin_path: pathlib.Path of `twin.keras` or None when absent.
-    """
-
-    def __init__(self, path, results):
-        self.path = pathlib.Path(path)
-        self.results = results
-        self.method = str(results.get("method", "")).lower()
-        self.dataset = results.get("dataset")
-        self.seed = results.get("seed")
-        self.base_path = self.path / "base.keras"
-        twin = self.path / "twin.keras"
-        self.twin_path = twin if twin.is_file() else None
-
-    @property
-    def label(self):
-        return f"{self.method}(seed={self.seed})"
-
-    @property
-    def status(self):
-        return self.results.get("status", "completed")
-
-    @property
-    def image_size(self):
-        """The `--image_size` the run was trained with (None: native size)."""
-        value = self.results.get("image_size", (self.results.get("flags") or {}).get("image_size"))
-        try:
-            value = int(value)
-        except (TypeError, ValueError):
-            return None
-        return value if value > 0 else None
-
-    @property
-    def data_dir(self):
-        """The `--data_dir` the run was trained with, or None."""
-        value = (self.results.get("flags") or {}).get("data_dir")
-        return value or None
-
-    @property
-    def data_key(self):
-        """What two runs must share to be compared on one evaluation set."""
-        return (str(self.dataset), self.image_size)
-
-    def load_base(self):
-        return load_network(self.base_path)
-
-    def load_twin(self):
-        if self.twin_path is None:
-            raise FileNotFoundError(
-                f"Run {str(self.path)!r} ({self.method}) has no twin.keras; "
-                "only TNA/DML runs save a twin."
-            )
-        return load_network(self.twin_path)
-
-    def __repr__(self):
-        return f"Run({str(self.path)!r}, method={self.method!r}, seed={self.seed})"
-
-
-def read_run(path):
-    """Reads one `apps/train.py` output dir (`results.json`, `base.keras`).
-
-    Args:
-        path: str or path-like, the `--output_dir` of a training run.
-
-    Returns:
-        A `Run`.
-
-    Raises:
-        FileNotFoundError: the dir, its `results.json` or `base.keras` is
-            missing.
-        ValueError: `results.json` is not valid JSON or lacks `method` /
-            `dataset`.
-
-    Examples:
-
-    ```python
-    run = keras_tna.analysis.read_run("runs/tna_s0")
-    run.method, run.seed, run.load_base()
-    ```
-    """
-    path = pathlib.Path(os.fspath(path))
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"No training output dir at {str(path)!r}; pass dirs written by "
-            "`apps/train.py --output_dir=...`."
-        )
-    results_path = path / "results.json"
-    if not results_path.is_file():
-        raise FileNotFoundError(
-            f"{str(path)!r} has no results.json; it is not a finished "
-            "apps/train.py output dir."
-        )
-    try:
-        results = json.loads(results_path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{str(results_path)!r} is not valid JSON: {error}") from None
-    if not isinstance(results, dict) or "method" not in results or "dataset" not in results:
-        raise ValueError(
-            f"{str(results_path)!r} lacks the `method` and `dataset` keys that "
-            "apps/train.py writes."
-        )
-    if not (path / "base.keras").is_file():
-        raise FileNotFoundError(
-            f"{str(path)!r} has no base.keras; the run did not finish saving."
-        )
-    return Run(path, results)
-
-
-def find_runs(paths, skip_diverged=True):
-    """Reads the training runs under the given paths.
-
-    Args:
-        paths: str, path-like or list of them: run dirs, or dirs holding runs
-            (e.g. a sweep's `<output_dir>` with `<method>/seed_<n>/` inside),
-            searched recursively for `results.json`.
-        skip_diverged: bool, leave out runs whose status is "diverged"
-            (their weights hold non-finite values).
-
-    Returns:
-        A tuple `(runs, skipped)`: lists of `Run`, sorted by method and seed.
-
-    Raises:
-        FileNotFoundError: a path is missing or holds no finished run.
-
-    Examples:
-
-    ```python
-    runs, skipped = keras_tna.analysis.find_runs(["runs/table1/convnet_cifar10"])
-    ```
-    """
-    from keras_tna import reporting
-
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    runs, skipped = [], []
-    seen = set()
-    for results in reporting.collect(list(paths)):
-        path = pathlib.Path(results.pop("run_dir")).resolve()
-        if path in seen:
-            continue
-        seen.add(path)
-        if skip_diverged and results.get("status") == "diverged":
-            skipped.append(Run(path, results))  # may have no base.keras
-        else:
-            runs.append(read_run(path))
-    if not runs:
-        raise FileNotFoundError(
-            f"No usable run under {[str(p) for p in paths]}: all "
-            f"{len(skipped)} found diverged."
-        )
-    order = list(reporting.METHOD_LABELS)
-    runs.sort(
-        key=lambda r: (
-            order.index(r.method) if r.method in order else len(order),
-            r.method,
-            str(r.seed),
-            str(r.path),
-        )
-    )
-    return runs, skipped
-
-
 def check_same_dataset(runs):
     """Raises ValueError unless all runs were trained on one dataset (and size)."""
     keys = sorted({r.data_key for r in runs}, key=str)
@@ -706,33 +467,6 @@ def block_label(name):
     return f"Block {match.group(1)}" if match else name
 
 
-def mean_std(values):
-    """`(mean, sample std)` of a list (std 0 for one value)."""
-    values = np.asarray(values, np.float64)
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return float(np.mean(values)), std
-
-
-def format_mean_std(values, digits=4, scale=1.0, suffix=""):
-    """"0.9798 ± 0.0132 (n=3)" (or without the std for one value)."""
-    mean, std = mean_std(np.asarray(values, np.float64) * scale)
-    if len(values) > 1:
-        return f"{mean:.{digits}f} ± {std:.{digits}f}{suffix} (n={len(values)})"
-    return f"{mean:.{digits}f}{suffix} (n=1)"
-
-
-def markdown_table(header, rows):
-    """A GitHub markdown table as a string."""
-    lines = [
-        "| " + " | ".join(str(h) for h in header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-    ]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def method_label(method):
     """Display name of a training method ("tna" -> "TNA")."""
-    from keras_tna import reporting
-
-    return reporting.METHOD_LABELS.get(method, method)
+    return methods.label(method)

@@ -27,7 +27,7 @@ class TwinOptimizer(KerasSaveable):
         self.base_optimizer = base_optimizer
         self.twin_optimizer = twin_optimizer
         self._base_ids = {id(v) for v in base_variables}
-        self._split = None
+        self._split = None  # (base indices, twin indices) once built
 
     # Saving: a `.keras` file or checkpoint holds the base optimizer's state
     # under "optimizer" and the twin's under "twin_optimizer" (the TwinModel's
@@ -58,6 +58,11 @@ class TwinOptimizer(KerasSaveable):
         if self.twin_optimizer is not None:
             self.twin_optimizer.build([var_list[i] for i in twin])
         self._split = (base, twin)
+
+    @property
+    def twin_indices(self):
+        """Positions of the twin's variables in the model's trainable variables."""
+        return self._split[1]
 
     def _optimizers(self):
         return [o for o in (self.base_optimizer, self.twin_optimizer) if o is not None]
@@ -129,7 +134,7 @@ def _current(scope, variable):
 def _metrics(model, metrics_variables, terms, y, base_logits, twin_logits, sw):
     mapping = list(zip(model.metrics_variables, metrics_variables))
     with keras.StatelessScope(state_mapping=mapping) as scope:
-        logs = model._update_metrics(terms, y, base_logits, twin_logits, sw)
+        logs = model.update_twin_metrics(terms, y, base_logits, twin_logits, sw)
     return logs, [_current(scope, v) for v in model.metrics_variables]
 
 
@@ -146,8 +151,7 @@ def train_step(model, state, data):
 
     (_, aux), grads = jax.value_and_grad(objective, has_aux=True)(trainable)
     terms, base_logits, twin_logits, non_trainable = aux
-    _, twin_idx = model.optimizer._split
-    for i in twin_idx:  # each optimizer unscales with its own loss scale
+    for i in model.optimizer.twin_indices:  # each optimizer unscales with its own loss scale
         grads[i] = grads[i] * ops.cast(twin_rescale, grads[i].dtype)
     trainable, optimizer_variables = model.optimizer.stateless_apply(
         optimizer_variables, grads, trainable
@@ -168,3 +172,31 @@ def test_step(model, state, data):
         model, metrics_variables, terms, y, base_logits, twin_logits, sample_weight
     )
     return logs, (trainable, non_trainable, metrics_variables)
+
+
+class JaxSteps:
+    """TwinModel's steps on JAX (see `keras_tna.backend`)."""
+
+    def train_step(self, model, state, data):
+        return train_step(model, state, data)
+
+    def test_step(self, model, state, data):
+        return test_step(model, state, data)
+
+    def after_compile(self, model):
+        # Keras' JAX trainer threads only `model.optimizer.variables`.
+        model.optimizer = TwinOptimizer(
+            model.optimizer,
+            None if model.freeze_twin else model.twin_optimizer,
+            model.base.trainable_variables,
+        )
+
+    def build_optimizers(self, model):
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+
+    def num_replicas(self):
+        return 1
+
+
+STEPS = JaxSteps()

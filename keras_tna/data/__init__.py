@@ -21,36 +21,25 @@ x = bundle.normalize(corrupt(images))
 ```
 """
 
-import importlib
-
 from keras_tna.data.registry import available
+from keras_tna.lazy import lazy_attributes
 
 # The tf.data pipelines import TensorFlow, so they are imported on first use
 # (module `__getattr__`): `keras_tna.data.arrays` (`load_arrays`, the
 # TensorFlow-free path for JAX machines) must import without TensorFlow.
-_LAZY = {
-    "DatasetBundle": "keras_tna.data.pipeline",
-    "load": "keras_tna.data.pipeline",
-    "load_raw": "keras_tna.data.pipeline",
-    "augment": None,  # a submodule
-    "CIFAR10_CORRUPTIONS": "keras_tna.data.tfds_sources",
-    "CIFAR10_CORRUPTION_SEVERITIES": "keras_tna.data.tfds_sources",
-    "ArrayBundle": "keras_tna.data.arrays",
-    "load_arrays": "keras_tna.data.arrays",
-}
-
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if _LAZY[name] is None:
-        return importlib.import_module(f"{__name__}.{name}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
-
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "keras_tna.data.pipeline": ("DatasetBundle", "load", "load_raw"),
+        "keras_tna.data.tfds_sources": (
+            "CIFAR10_CORRUPTIONS",
+            "CIFAR10_CORRUPTION_SEVERITIES",
+        ),
+        "keras_tna.data.arrays": ("ArrayBundle", "load_arrays"),
+    },
+    globals(),
+    submodules=("augment",),
+)
 
 __all__ = [
     "DatasetBundle",

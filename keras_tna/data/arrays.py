@@ -33,9 +33,7 @@ identically); the random draws differ from the tf.data pipeline's (same
 distributions, other generator).
 """
 
-import concurrent.futures
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -46,19 +44,24 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_tna.data import array_ops
 from keras_tna.data import digits
+from keras_tna.data import images as image_files
 from keras_tna.data import layout
 from keras_tna.data import registry
 from keras_tna.data import source
 
+# Moved to `images` and `array_ops`; kept importable from here.
+from keras_tna.data.array_ops import (  # noqa: E402,F401
+    pad_crop_flip,
+    resized_crop_flip,
+    sample_crop_boxes,
+)
+from keras_tna.data.images import read_image, resize  # noqa: E402,F401
+
 # Bump when the cached arrays' meaning changes (decoder, resize, layout).
 CACHE_VERSION = 1
 DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "keras_tna", "arrays")
-# Random-resized crop (folders of images larger than 64 pixels), as in
-# `augment.random_resized_crop`: area fraction and aspect-ratio ranges.
-RESIZED_CROP_SCALE = (0.08, 1.0)
-RESIZED_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
-RESIZED_CROP_ATTEMPTS = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,34 +81,14 @@ class ArrayOptions:
 
 
 @dataclasses.dataclass(frozen=True)
-class ArrayBundle:
-    """A dataset ready for `fit` without TensorFlow: `DatasetBundle`'s fields.
+class ArrayBundle(source.Bundle):
+    """A dataset ready for `fit` without TensorFlow (fields: `source.Bundle`).
 
-    Attributes:
-        train: `ArrayDataset` of `(float32 normalised images, int32 labels)`
-            batches on the default device: shuffled with the seed
-            (reshuffled each epoch), augmented.
-        test: `ArrayDataset` of batches in a fixed order, not augmented.
-        num_classes: int.
-        input_shape: tuple `(height, width, channels)` of the images.
-        num_train: int, training examples.
-        num_test: int, test examples.
-        class_names: tuple of str, indexed by label.
-        name: str, the dataset name as given to `load_arrays`.
-        mean: tuple of floats, per-channel mean in [0, 1] units.
-        std: tuple of floats, per-channel std in [0, 1] units.
+    Its `train` is an `ArrayDataset` of `(float32 normalised images, int32
+    labels)` batches made on the default device, shuffled with the seed
+    (reshuffled each epoch) and augmented; its `test` an `ArrayDataset` in a
+    fixed order without augmentation; `name` is as given to `load_arrays`.
     """
-
-    train: "ArrayDataset"
-    test: "ArrayDataset"
-    num_classes: int
-    input_shape: tuple
-    num_train: int
-    num_test: int
-    class_names: tuple
-    name: str
-    mean: tuple
-    std: tuple
 
     def normalize(self, images):
         """Normalises raw images the way this bundle's batches are.
@@ -129,7 +112,7 @@ class ArrayBundle:
         std = np.asarray(self.std, np.float32)
         if isinstance(images, np.ndarray):
             return ((images.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
-        return _normalize(images, mean, std)
+        return array_ops.normalize(images, mean, std)
 
 
 class ArrayDataset(keras.utils.PyDataset):
@@ -243,18 +226,18 @@ class ArrayDataset(keras.utils.PyDataset):
         labels = ops.convert_to_tensor(self.labels[rows])
         policy = self.augmentation
         if policy is None:
-            return _device_fn("normalize")(images, self.mean, self.std), labels
+            return array_ops.device_fn("normalize")(images, self.mean, self.std), labels
         rng = np.random.default_rng([self.seed, 1, self.epoch, int(index)])
         count, height, width = len(rows), *self.images.shape[1:3]
         flips = rng.random(count) < 0.5 if policy.flip else np.zeros(count, bool)
         if policy.kind == "pad_crop":
             offsets = rng.integers(0, 2 * policy.pad + 1, (count, 2)).astype(np.int32)
-            images = _device_fn("pad_crop")(
+            images = array_ops.device_fn("pad_crop")(
                 images, offsets, flips, self.mean, self.std, pad=policy.pad
             )
         else:
-            boxes = sample_crop_boxes(rng, count, height, width)
-            images = _device_fn("resized_crop")(images, boxes, flips, self.mean, self.std)
+            boxes = array_ops.sample_crop_boxes(rng, count, height, width)
+            images = array_ops.device_fn("resized_crop")(images, boxes, flips, self.mean, self.std)
         return images, labels
 
     def on_epoch_end(self):
@@ -371,7 +354,7 @@ def load_arrays(
 def load_digits_arrays(argument, options):
     """`digits` without TensorFlow: `digits.load_digits`'s split and policy."""
     del argument
-    return digits.digits_source(options.image_size, _resize_all, _array_split)
+    return digits.digits_source(options.image_size, image_files.resize_all, _array_split)
 
 
 def load_folder_arrays(argument, options):
@@ -398,9 +381,11 @@ def _image_source(kind, files, class_names, options, root):
         entry = pathlib.Path(options.cache_dir) / f"{root.name or 'root'}-{key}"
     cached = _read_cache(entry)
     if cached is None:
-        target = options.image_size or _first_size(files["train"][0][0], root)
+        target = options.image_size or image_files.first_size(files["train"][0][0], root)
         arrays = {
-            split: _decode_all(files[split][0], root, options, target)
+            split: image_files.read_images(
+                files[split][0], root, target, options.image_size, options.decode_threads
+            )
             for split in ("train", "test")
         }
         mean, std = source.channel_stats(arrays["train"])
@@ -418,110 +403,6 @@ def _image_source(kind, files, class_names, options, root):
         mean=tuple(mean),
         std=tuple(std),
     )
-
-
-# ---------------------------------------------------------------- decoding
-
-
-def _first_size(path, root):
-    """The `(height, width)` of one image file, or the unreadable-image error."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (OSError, ValueError):
-        layout.raise_unreadable([path], root)
-    return height, width
-
-
-def _decode_one(path, image_size):
-    """One file as a uint8 `(height, width, 3)` array, or None if unreadable."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
-    if image_size is not None:
-        pixels = resize(pixels, image_size)
-    return pixels
-
-
-def _decode_all(paths, root, options, target):
-    """Decodes `paths` in a thread pool into one uint8 array, or one clear error."""
-    images = np.zeros((len(paths), *target, 3), np.uint8)
-    unreadable, mismatched = [], []
-    with concurrent.futures.ThreadPoolExecutor(options.decode_threads) as pool:
-        decoded = pool.map(
-            functools.partial(_decode_one, image_size=options.image_size),
-            paths,
-            chunksize=256,
-        )
-        for i, (path, pixels) in enumerate(zip(paths, decoded)):
-            if pixels is None:
-                unreadable.append(path)
-            elif pixels.shape[:2] != tuple(target):
-                mismatched.append((path, pixels.shape[:2]))
-            else:
-                images[i] = pixels
-    if unreadable:
-        layout.raise_unreadable(unreadable, root)
-    if mismatched:
-        raise layout.size_mismatch_error(root, target, mismatched)
-    return images
-
-
-def resize(image, size):
-    """Resizes one uint8 image like `tf.image.resize(..., antialias=True)`.
-
-    Bilinear with half-pixel centres, the kernel widened by the scale factor
-    when shrinking (antialiasing), edge weights renormalised; computed in
-    float32 and rounded to uint8, as `augment.resize` does.
-
-    Args:
-        image: uint8 array `(height, width, channels)`.
-        size: tuple of 2 ints, the output `(height, width)`.
-
-    Returns:
-        A uint8 array `(*size, channels)`.
-
-    Examples:
-
-    ```python
-    small = resize(np.zeros((64, 48, 3), "uint8"), (32, 32))
-    ```
-    """
-    rows = _resize_weights(image.shape[0], int(size[0]))
-    cols = _resize_weights(image.shape[1], int(size[1]))
-    out = np.einsum("ij,jkc->ikc", rows, image.astype(np.float32))
-    out = np.einsum("lk,ikc->ilc", cols, out)
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
-
-
-def _resize_all(images, size):
-    return np.stack([resize(image, size) for image in images])
-
-
-@functools.lru_cache(maxsize=64)
-def _resize_weights(in_size, out_size):
-    """`(out_size, in_size)` float32 weights of TensorFlow's antialiased
-    bilinear resampling (its `scale_and_translate` with a triangle kernel)."""
-    inv_scale = np.float32(in_size / out_size)
-    kernel_scale = max(float(inv_scale), 1.0)
-    weights = np.zeros((out_size, in_size), np.float32)
-    for x in range(out_size):
-        centre = np.float32(x + 0.5) * inv_scale
-        start = int(np.ceil(centre - kernel_scale - 0.5))
-        end = int(np.floor(centre + kernel_scale - 0.5))
-        start = min(max(start, 0), in_size - 1)
-        end = min(max(end, 0), in_size - 1) + 1
-        taps = np.arange(start, end)
-        kernel = np.maximum(0.0, 1.0 - np.abs((taps + 0.5 - centre) / kernel_scale))
-        kernel = kernel.astype(np.float32)
-        weights[x, start:end] = kernel / kernel.sum()
-    return weights
 
 
 # ---------------------------------------------------------------- cache
@@ -588,164 +469,6 @@ def _atomic(path, write):
     with open(partial, "wb") as f:
         write(f)
     os.replace(partial, path)
-
-
-# ---------------------------------------------------------------- augmentation
-
-
-def pad_crop_flip(images, offsets, flips, pad):
-    """Zero-pads a batch, crops each image at a given offset, flips some.
-
-    `keras.ops` twin of `augment.pad_crop_flip` (runs on any backend's
-    device): image `i` of the output is `padded[i, dy:dy + H, dx:dx + W]`
-    with `(dy, dx) = offsets[i]`, mirrored left-right where `flips[i]`.
-
-    Args:
-        images: tensor `(batch, height, width, channels)`, any dtype.
-        offsets: int tensor `(batch, 2)`, each `(dy, dx)` in `[0, 2 * pad]`.
-        flips: bool tensor `(batch,)`.
-        pad: int, pixels of zero padding on every side.
-
-    Returns:
-        A tensor with the shape and dtype of `images`.
-
-    Examples:
-
-    ```python
-    x = np.arange(9).reshape(1, 3, 3, 1)
-    pad_crop_flip(x, [[0, 0]], [False], pad=1)[0, ..., 0]
-    # [[0, 0, 0], [0, 0, 1], [0, 3, 4]]
-    ```
-    """
-    images = ops.convert_to_tensor(images)
-    offsets = ops.convert_to_tensor(offsets, "int32")
-    flips = ops.convert_to_tensor(flips, "bool")
-    height, width = images.shape[1], images.shape[2]
-    padded = ops.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    rows = offsets[:, :1] + ops.arange(height, dtype="int32")[None, :]
-    cols = offsets[:, 1:] + ops.arange(width, dtype="int32")[None, :]
-    # Reading the crop's columns right to left is the horizontal flip.
-    cols = ops.where(flips[:, None], ops.flip(cols, axis=1), cols)
-    out = ops.take_along_axis(padded, rows[:, :, None, None], axis=1)
-    return ops.take_along_axis(out, cols[:, None, :, None], axis=2)
-
-
-def resized_crop_flip(images, boxes, flips):
-    """Crops a box of each image, resizes it to the image size, flips some.
-
-    The crop is enlarged as `tf.image.resize` does (the box is never larger
-    than the output): bilinear with half-pixel centres, sample positions
-    clamped to the box, as in `augment.random_resized_crop`.
-
-    Args:
-        images: tensor `(batch, height, width, channels)`.
-        boxes: tensor `(batch, 4)` of whole numbers, each `(top, left,
-            box_height, box_width)` in pixels, inside the image.
-        flips: bool tensor `(batch,)`.
-
-    Returns:
-        A float32 tensor with the shape of `images`, pixels in the input range.
-
-    Examples:
-
-    ```python
-    x = np.random.rand(2, 96, 96, 3) * 255
-    y = resized_crop_flip(x, [[0, 0, 48, 48], [10, 20, 60, 30]], [False, True])
-    ```
-    """
-    images = ops.cast(ops.convert_to_tensor(images), "float32")
-    boxes = ops.cast(ops.convert_to_tensor(boxes), "float32")
-    flips = ops.convert_to_tensor(flips, "bool")
-    height, width = images.shape[1], images.shape[2]
-
-    def taps(start, size, out_size):
-        # Output pixel i samples start + (i + 0.5) * size / out_size - 0.5,
-        # clamped to the box: the two neighbouring pixels and their weights.
-        last = start + size - 1.0
-        pos = start[:, None] + (ops.arange(out_size, dtype="float32")[None, :] + 0.5) * (
-            size[:, None] / out_size
-        ) - 0.5
-        pos = ops.clip(pos, start[:, None], last[:, None])
-        low = ops.floor(pos)
-        high = ops.minimum(low + 1.0, last[:, None])
-        return ops.cast(low, "int32"), ops.cast(high, "int32"), pos - low
-
-    top, left, box_h, box_w = (boxes[:, i] for i in range(4))
-    y0, y1, wy = taps(top, box_h, height)
-    x0, x1, wx = taps(left, box_w, width)
-    # Reading the columns right to left is the horizontal flip.
-    x0, x1, wx = (ops.where(flips[:, None], ops.flip(t, axis=1), t) for t in (x0, x1, wx))
-    upper = ops.take_along_axis(images, y0[:, :, None, None], axis=1)
-    lower = ops.take_along_axis(images, y1[:, :, None, None], axis=1)
-    rows = upper + (lower - upper) * wy[:, :, None, None]
-    left_px = ops.take_along_axis(rows, x0[:, None, :, None], axis=2)
-    right_px = ops.take_along_axis(rows, x1[:, None, :, None], axis=2)
-    return left_px + (right_px - left_px) * wx[:, None, :, None]
-
-
-def sample_crop_boxes(rng, count, height, width):
-    """Inception-style crop boxes: area 8%-100%, aspect ratio 3/4-4/3.
-
-    Each box tries 10 (area, log-uniform ratio) draws and takes the first that
-    fits, else the whole image; its position is uniform.
-
-    Args:
-        rng: `np.random.Generator`.
-        count: int, boxes to draw.
-        height: int, image height.
-        width: int, image width.
-
-    Returns:
-        float32 array `(count, 4)` of `(top, left, box_height, box_width)`.
-    """
-    shape = (count, RESIZED_CROP_ATTEMPTS)
-    area = height * width * rng.uniform(*RESIZED_CROP_SCALE, shape)
-    ratio = np.exp(rng.uniform(*np.log(RESIZED_CROP_RATIO), shape))
-    box_w = np.round(np.sqrt(area * ratio))
-    box_h = np.round(np.sqrt(area / ratio))
-    fits = (box_w >= 1) & (box_h >= 1) & (box_w <= width) & (box_h <= height)
-    first = np.argmax(fits, axis=1)
-    pick = np.arange(count), first
-    found = fits.any(axis=1)
-    box_h = np.where(found, box_h[pick], height)
-    box_w = np.where(found, box_w[pick], width)
-    top = np.floor(rng.random(count) * (height - box_h + 1))
-    left = np.floor(rng.random(count) * (width - box_w + 1))
-    return np.stack([top, left, box_h, box_w], axis=1).astype(np.float32)
-
-
-def _normalize(images, mean, std):
-    return (ops.cast(images, "float32") / 255.0 - mean) / std
-
-
-def _pad_crop(images, offsets, flips, mean, std, pad):
-    return _normalize(pad_crop_flip(images, offsets, flips, pad), mean, std)
-
-
-def _resized_crop(images, boxes, flips, mean, std):
-    return _normalize(resized_crop_flip(images, boxes, flips), mean, std)
-
-
-_DEVICE_FNS = {
-    "normalize": (_normalize, ()),
-    "pad_crop": (_pad_crop, ("pad",)),
-    "resized_crop": (_resized_crop, ()),
-}
-
-
-@functools.lru_cache(maxsize=None)
-def _compiled(name, backend):
-    fn, static = _DEVICE_FNS[name]
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn, static_argnames=static)
-    return fn
-
-
-def _device_fn(name):
-    """The batch transform `name`, compiled with `jax.jit` on the JAX backend."""
-    return _compiled(name, keras.backend.backend())
 
 
 def _check_seed(seed):

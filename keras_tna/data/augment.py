@@ -19,6 +19,8 @@ parallel calls.
 import numpy as np
 import tensorflow as tf
 
+from keras_tna.data import source
+
 
 def pad_crop_flip(images, offsets, flips, pad):
     """Zero-pads a batch, crops each image at a given offset, flips some.
@@ -96,7 +98,12 @@ def random_pad_crop_flip(images, seed, pad=4, flip=True):
 
 
 def random_resized_crop(
-    image, seed, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), flip=True
+    image,
+    seed,
+    size,
+    scale=source.RESIZED_CROP_SCALE,
+    ratio=source.RESIZED_CROP_RATIO,
+    flip=True,
 ):
     """ImageNet's random-resized crop (and horizontal flip) of one image.
 
@@ -130,7 +137,7 @@ def random_resized_crop(
         min_object_covered=0.0,
         aspect_ratio_range=ratio,
         area_range=scale,
-        max_attempts=10,
+        max_attempts=source.RESIZED_CROP_ATTEMPTS,
         use_image_if_no_bounding_boxes=True,
     )
     crop = tf.slice(image, begin, crop_size)

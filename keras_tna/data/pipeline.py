@@ -9,7 +9,6 @@ from `seed`, so two pipelines with the same seed yield the same batches.
 """
 
 import dataclasses
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -25,35 +24,15 @@ PAD_FILLS = source.PAD_FILLS
 
 
 @dataclasses.dataclass(frozen=True)
-class DatasetBundle:
-    """A dataset ready for `fit`, with what a model needs to know about it.
+class DatasetBundle(source.Bundle):
+    """A dataset ready for `fit` as tf.data pipelines (fields: `source.Bundle`).
 
-    Attributes:
-        train: `tf.data.Dataset` of `(float32 normalised images, int32 labels)`
-            batches: shuffled with the seed (reshuffled each epoch), augmented,
-            prefetched. None for datasets without a training split
-            (`cifar10_corrupted/...`).
-        test: `tf.data.Dataset` of batches in a fixed order, not augmented.
-        num_classes: int.
-        input_shape: tuple `(height, width, channels)` of the images.
-        num_train: int, training examples (0 without a training split).
-        num_test: int, test examples.
-        class_names: tuple of str, indexed by label.
-        name: str, the dataset name as given to `load`.
-        mean: tuple of floats, per-channel mean in [0, 1] units.
-        std: tuple of floats, per-channel std in [0, 1] units.
+    `train` yields `(float32 normalised images, int32 labels)` batches,
+    shuffled with the seed (reshuffled each epoch), augmented and prefetched,
+    or is None for a dataset without a training split (`cifar10_corrupted/...`);
+    `test` yields batches in a fixed order, not augmented. `name` is the name
+    given to `load`.
     """
-
-    train: Optional[tf.data.Dataset]
-    test: tf.data.Dataset
-    num_classes: int
-    input_shape: tuple
-    num_train: int
-    num_test: int
-    class_names: tuple
-    name: str
-    mean: tuple
-    std: tuple
 
     def normalize(self, images):
         """Normalises raw images the way this bundle's pipelines do.

@@ -15,6 +15,20 @@ import numpy as np
 # colour (normalise first, then pad with 0, as the paper's PyTorch code).
 PAD_FILLS = ("zero", "mean")
 
+# The random-resized crop (ImageNet, folders of images larger than 64 pixels),
+# one definition for the tf.data path (`augment.random_resized_crop`) and the
+# keras.ops path (`array_ops.sample_crop_boxes`): area fraction and aspect-ratio
+# ranges, and the number of draws before the whole image is taken.
+RESIZED_CROP_SCALE = (0.08, 1.0)
+RESIZED_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
+RESIZED_CROP_ATTEMPTS = 10
+
+# CIFAR-10's class names, indexed by label (TFDS `cifar10`, CIFAR-10-C).
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+
 # TensorFlow is imported inside `Split.from_arrays` (its one use), so that
 # `Source`, `Augmentation` and `channel_stats` serve the TensorFlow-free loader
 # (`arrays.py`) too.
@@ -94,6 +108,40 @@ class Source:
     std: Optional[tuple] = None
     default_cache: bool = True
     eval_transform: Optional[Callable] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Bundle:
+    """A dataset ready for `fit`: the fields `load` and `load_arrays` both return.
+
+    `keras_tna.data.DatasetBundle` (tf.data pipelines) and
+    `keras_tna.data.ArrayBundle` (`keras.utils.PyDataset`s) subclass it and
+    add `normalize`.
+
+    Attributes:
+        train: the training batches (shuffled, augmented), or None for
+            datasets without a training split.
+        test: the test batches, in a fixed order, not augmented.
+        num_classes: int.
+        input_shape: tuple `(height, width, channels)` of the images.
+        num_train: int, training examples (0 without a training split).
+        num_test: int, test examples.
+        class_names: tuple of str, indexed by label.
+        name: str, the dataset name as given to the loader.
+        mean: tuple of floats, per-channel mean in [0, 1] units.
+        std: tuple of floats, per-channel std in [0, 1] units.
+    """
+
+    train: object
+    test: object
+    num_classes: int
+    input_shape: tuple
+    num_train: int
+    num_test: int
+    class_names: tuple
+    name: str
+    mean: tuple
+    std: tuple
 
 
 def channel_stats(images):

@@ -15,10 +15,7 @@ import tensorflow as tf
 from keras_tna.data import augment
 from keras_tna.data import source
 
-CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-)  # fmt: skip
+CIFAR10_CLASSES = source.CIFAR10_CLASSES
 CIFAR100_CLASSES = (
     "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle",
     "bicycle", "bottle", "bowl", "boy", "bridge", "bus", "butterfly", "camel",

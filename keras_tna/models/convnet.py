@@ -1,9 +1,8 @@
 """The paper's simple ConvNet (Table 10, appendix A.2)."""
 
-import math
-
 import keras
 
+from keras_tna import initializers
 from keras_tna.models import _common
 from keras_tna.models.layers import AdaptiveAveragePooling2D
 
@@ -16,10 +15,7 @@ _POOLED_SIZE = 5
 # decides whether SGD at the paper's learning rates trains at all: with
 # "he_normal" (2.4x the standard deviation) ConvNets on digits at lr 0.05 and
 # CIFAR-10 at lr 0.1 collapsed to chance in some seeds, more often in pairs.
-TORCH_DEFAULT_INIT = {
-    "class_name": "VarianceScaling",
-    "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"},
-}
+TORCH_DEFAULT_INIT = initializers.TORCH_DEFAULT
 
 
 def convnet(
@@ -88,8 +84,7 @@ def convnet(
     def bias(fan_in):
         if bias_initializer != "torch_default":
             return keras.initializers.get(bias_initializer)
-        bound = 1.0 / math.sqrt(fan_in)
-        return keras.initializers.RandomUniform(-bound, bound)
+        return initializers.torch_default_bias(fan_in)
 
     def conv(filters, block, in_channels):
         return settings.conv(

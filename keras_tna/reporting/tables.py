@@ -1,44 +1,29 @@
-"""Tables and plots of finished runs, in the paper's formats.
+"""Grouping finished runs into the paper's tables: statistics, tables, verdicts.
 
-`collect` reads the `results.json` files of runs (see `keras_tna.training`),
-`tables` groups them into settings (network, twin, dataset, learning rate,
-epochs) and variants (method, alpha, late-matching start) and computes the
-mean and standard deviation over seeds, and the gain over the single
-baseline; `report` prints the tables and writes them as markdown and CSV with
-PNG plots beside them. `apps/report.py` is its command line.
-
-Accuracies are in percent; the standard deviation is the sample standard
-deviation over seeds (ddof=1, 0 for one seed); the gain is the difference of
-means in percentage points, with Welch's t statistic and its two-sided p-value
-(`scipy.stats.ttest_ind(equal_var=False)`). "Last" is the accuracy after the
-last epoch (what `results.json` holds); "best" is the highest validation
-accuracy over the epochs of `history.csv`, picked on the test set itself and
-so optimistic: report both.
+Part of `keras_tna.reporting` (which re-exports every name): `collect`,
+`group`, `Stats`, `gain`, `Table` and the table builders.
 """
 
+
 import collections
-import csv
-import json
 import math
 import pathlib
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-from keras_tna import plotting
+from keras_tna import formatting
+from keras_tna import methods
+from keras_tna.runs import store
+from keras_tna.runs.store import read_history
 
-METHOD_LABELS = {
-    "single": "Single",
-    "tna": "TNA",
-    "dml": "DML",
-    "frozen_twin": "Frozen twin",
-    "ensemble": "2 singles",
-}
+# Display names of the methods (`keras_tna.methods.Method.label`).
+METHOD_LABELS = {name: m.label for name, m in methods.METHODS.items()}
 
 
 # ---------------------------------------------------------------------- reading
 def collect(paths):
-    """Reads every `results.json` under the given paths.
+    """Every run's results (`keras_tna.runs.store.collect`), best epochs added.
 
     Args:
         paths: list of str or path. Run directories, directories holding runs
@@ -57,48 +42,10 @@ def collect(paths):
     results = collect(["runs/quickstart"])
     ```
     """
-    if isinstance(paths, (str, pathlib.Path)):
-        paths = [paths]
-    found = []
-    for path in paths:
-        path = pathlib.Path(path)
-        if path.is_file():
-            files = [path]
-        elif path.is_dir():
-            files = sorted(path.rglob("results.json"))
-        else:
-            raise FileNotFoundError(
-                f"{str(path)!r} does not exist; pass run directories or "
-                f"results.json files. Received: {str(path)!r}"
-            )
-        for file in files:
-            results = json.loads(file.read_text())
-            results["run_dir"] = str(file.parent)
-            results.update(best_epoch_values(read_history(file.parent)))
-            found.append(results)
-    if not found:
-        raise FileNotFoundError(
-            f"No results.json under {[str(p) for p in paths]}; train first "
-            "(apps/train.py writes <output_dir>/results.json when a run ends)."
-        )
+    found = store.collect(paths)
+    for results in found:
+        results.update(best_epoch_values(read_history(results["run_dir"])))
     return found
-
-
-def read_history(run_dir):
-    """A run's `history.csv` as a dict of float arrays (NaN where missing)."""
-    path = pathlib.Path(run_dir) / "history.csv"
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    columns = collections.defaultdict(list)
-    for row in rows:
-        for key, value in row.items():
-            try:
-                columns[key].append(float(value))
-            except (TypeError, ValueError):
-                columns[key].append(float("nan"))
-    return {key: np.asarray(values) for key, values in columns.items()}
 
 
 BEST_OF = {
@@ -160,26 +107,25 @@ def _short_dataset(name):
 
 def variant_of(result):
     """(method, twin network, alpha, late-matching start) of a run."""
-    twin = result.get("twin_model")
-    if result.get("method") == "frozen_twin":
-        twin = "frozen"
+    method = methods.describe(result["method"])
     return (
         result["method"],
-        twin if twin not in (None, result["model"]) else None,
+        method.twin_label(result.get("twin_model"), result["model"]),
         result.get("alpha"),
         result.get("matching_start_epoch") or 0,
     )
 
 
 def variant_label(variant, show_alpha=False, show_start=False):
-    method, twin, alpha, start = variant
-    label = METHOD_LABELS.get(method, method)
+    name, twin, alpha, start = variant
+    method = methods.describe(name)
+    label = method.label
     details = []
     if twin is not None and twin != "frozen":
         details.append(f"twin {twin}")
-    if show_alpha and alpha is not None and method != "ensemble":
+    if show_alpha and alpha is not None and method.matches:
         details.append(f"α={alpha:g}")
-    if show_start and method not in ("single", "ensemble"):
+    if show_start and method.matches:
         details.append(f"start {start}")
     return label + (f" ({', '.join(details)})" if details else "")
 
@@ -196,13 +142,14 @@ class Stats:
         self.values = [100.0 * v for v in values]
         self.diverged = diverged
         self.n = len(self.values)
-        self.mean = float(np.mean(self.values)) if self.n else float("nan")
-        self.std = float(np.std(self.values, ddof=1)) if self.n > 1 else 0.0
+        self.mean, self.std = formatting.mean_std(self.values)
 
     def cell(self):
         if not self.n:
             return "–" if self.diverged else ""
-        text = f"{self.mean:.2f} ± {self.std:.2f}% (n={self.n})"
+        text = formatting.format_mean_std(
+            self.values, digits=2, suffix="%", always_std=True
+        )
         if self.diverged:
             text += f", {self.diverged} diverged"
         return text
@@ -258,8 +205,9 @@ def group(results, metric="base_accuracy"):
 
 def _variant_order(item):
     method, twin, alpha, start = item[0]
-    order = list(METHOD_LABELS).index(method) if method in METHOD_LABELS else 99
-    return (order, twin or "", alpha if alpha is not None else -1.0, start)
+    return (
+        methods.order(method), twin or "", alpha if alpha is not None else -1.0, start
+    )
 
 
 # ---------------------------------------------------------------------- tables
@@ -273,14 +221,8 @@ class Table:
         self.records = records
 
     def markdown(self):
-        lines = [
-            f"### {self.title}",
-            "",
-            "| " + " | ".join(self.columns) + " |",
-            "|" + "|".join("---" for _ in self.columns) + "|",
-        ]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
-        return "\n".join(lines)
+        table = formatting.markdown_table(self.columns, self.rows)
+        return f"### {self.title}\n\n{table}"
 
     def text(self):
         widths = [
@@ -314,10 +256,10 @@ def comparison_table(results, metric="base_accuracy"):
     """
     grouped = group(results, metric)
     variants = _all_variants(grouped)
-    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
-    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
+    show_alpha = _varies(variants, 2)
+    show_start = _varies(variants, 3)
     labels = {v: variant_label(v, show_alpha, show_start) for v in variants}
-    single = ("single", None, None, 0)
+    single = (methods.BASELINE.name, None, None, 0)
     gained = [v for v in variants if v != single]
     has_single = any(single in row for row in grouped.values())
     columns = ["Network", "Dataset", "lr", "Epochs"] + [labels[v] for v in variants]
@@ -372,15 +314,15 @@ def ensemble_table(results, best=False):
         results: list of dict, as `collect` returns.
         best: bool. Best-epoch accuracies instead of the last epoch's.
     """
-    if all(r["method"] == "single" for r in results):
+    if all(methods.describe(r["method"]).is_baseline for r in results):
         return None
     metrics = ("base_accuracy", "twin_accuracy", "ensemble_accuracy")
     if best:
         metrics = tuple("best_" + m for m in metrics)
     grouped = {m: group(results, m) for m in metrics}
     variants = _all_variants(grouped[metrics[0]])
-    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
-    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
+    show_alpha = _varies(variants, 2)
+    show_start = _varies(variants, 3)
     rows, records = [], []
     for setting, cells in grouped[metrics[0]].items():
         for variant in cells:
@@ -388,7 +330,7 @@ def ensemble_table(results, best=False):
             row = [setting_label(setting), label]
             for metric in metrics:
                 stats = grouped[metric].get(setting, {}).get(variant)
-                if variant[0] == "single":
+                if methods.describe(variant[0]).is_baseline:
                     row.append(stats.cell() if metric == metrics[0] else "")
                     continue
                 row.append(stats.cell() if stats is not None else "")
@@ -408,7 +350,7 @@ def ensemble_table(results, best=False):
 
 def alpha_table(results):
     """The paper's Table 7 format: TNA base accuracy for each alpha."""
-    tna = [r for r in results if r["method"] == "tna"]
+    tna = [r for r in results if r["method"] == methods.TNA.name]
     alphas = sorted({r["alpha"] for r in tna})
     if len(alphas) < 2:
         return None
@@ -431,7 +373,7 @@ def alpha_table(results):
 
 def twin_size_table(results):
     """The paper's Table 8 format: base accuracy for base x twin networks."""
-    tna = [r for r in results if r["method"] == "tna"]
+    tna = [r for r in results if r["method"] == methods.TNA.name]
     twins = sorted({r["twin_model"] for r in tna})
     if not any(r["twin_model"] != r["model"] for r in tna):
         return None
@@ -458,8 +400,8 @@ def twin_size_table(results):
 def per_run_table(results):
     """Every run: its variant, seed, status, last/best accuracies and wall time."""
     variants = _all_variants(group(results))
-    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
-    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
+    show_alpha = _varies(variants, 2)
+    show_start = _varies(variants, 3)
 
     def percent(result, key):
         value = result.get(key)
@@ -515,10 +457,10 @@ def verdicts(results, level=0.05):
     ```
     """
     grouped = group(results)
-    single = ("single", None, None, 0)
+    single = (methods.BASELINE.name, None, None, 0)
     variants = _all_variants(grouped)
-    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
-    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
+    show_alpha = _varies(variants, 2)
+    show_start = _varies(variants, 3)
     lines = []
     for setting, cells in grouped.items():
         baseline = cells.get(single)
@@ -578,8 +520,9 @@ def _all_variants(grouped):
     return sorted(variants, key=lambda v: _variant_order((v, None)))
 
 
-def _varies(variants, index, exclude=()):
-    values = {v[index] for v in variants if v[0] not in exclude}
+def _varies(variants, index):
+    """Whether the methods with a matching weight differ in `variant[index]`."""
+    values = {v[index] for v in variants if methods.describe(v[0]).matches}
     return len(values) > 1
 
 
@@ -601,200 +544,3 @@ def _record(setting, variant, metric, stats, difference, t, p):
         "welch_p": None if math.isnan(p) else float(f"{p:.4g}"),
         "values_percent": " ".join(f"{v:.2f}" for v in stats.values),
     }
-
-
-# ---------------------------------------------------------------------- plots
-def plot_curves(results, path, metric="val_base_accuracy"):
-    """Validation accuracy per epoch, mean and min-max band over seeds.
-
-    One panel per setting, one line per variant (single vs TNA, late-matching
-    starts, ...). With late matching, a second row of panels shows the
-    matching loss (the paper's Fig. 5).
-
-    Args:
-        results: list of dict, from `collect`.
-        path: str or path. The PNG file to write.
-        metric: str. The `history.csv` column to draw.
-
-    Returns:
-        The path written, or None when no run has that column.
-    """
-    curves = collections.defaultdict(lambda: collections.defaultdict(list))
-    twins = collections.defaultdict(lambda: collections.defaultdict(list))
-    losses = collections.defaultdict(lambda: collections.defaultdict(list))
-    diverged = collections.Counter()
-    twin_metric = metric.replace("base", "twin")
-    for result in results:
-        key = (setting_of(result), variant_of(result))
-        if result.get("status") != "completed":
-            diverged[key] += 1
-            continue
-        history = read_history(result["run_dir"])
-        if metric not in history:
-            continue
-        curves[key[0]][key[1]].append((history["epoch"], history[metric]))
-        if twin_metric != metric and twin_metric in history:
-            twins[key[0]][key[1]].append((history["epoch"], history[twin_metric]))
-        if "val_matching_loss" in history and result["method"] != "single":
-            losses[key[0]][key[1]].append(
-                (history["epoch"], history["val_matching_loss"])
-            )
-    if not curves:
-        return None
-    settings = sorted(curves)
-    variants = [v for s in settings for v in curves[s]]
-    show_alpha = _varies(variants, 2, exclude=("single", "ensemble"))
-    show_start = _varies(variants, 3, exclude=("single", "ensemble"))
-    rows = 2 if show_start and losses else 1
-    fig, axes = plotting.subplots(
-        rows, len(settings), figsize=(6 * len(settings), 4 * rows), squeeze=False
-    )
-    for column, setting in enumerate(settings):
-        panels = [(axes[0][column], curves[setting], 100.0, "validation accuracy (%)")]
-        if rows == 2:
-            panels.append(
-                (axes[1][column], losses[setting], 1.0, "validation matching loss")
-            )
-        for index, (axis, by_variant, scale, ylabel) in enumerate(panels):
-            for variant in sorted(by_variant, key=lambda v: _variant_order((v, None))):
-                label = variant_label(variant, show_alpha, show_start)
-                if diverged[(setting, variant)]:
-                    label += f", {diverged[(setting, variant)]} diverged (left out)"
-                color = _draw_band(axis, by_variant[variant], scale, label)
-                if index == 0 and twins[setting].get(variant):
-                    _draw_band(
-                        axis, twins[setting][variant], scale,
-                        f"{label}: twin", color=color, linestyle="--",
-                    )
-            axis.set_xlabel("epoch")
-            axis.set_ylabel(ylabel)
-            axis.grid(alpha=0.3)
-            axis.legend(fontsize=8)
-        axes[0][column].set_title(
-            setting_label(setting) + "\n(mean over seeds; band: min to max)",
-            fontsize=10,
-        )
-    fig.tight_layout()
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
-
-
-def _draw_band(axis, runs, scale, label, color=None, linestyle="-"):
-    """Draws the mean over runs and a min-max band; returns the line colour."""
-    length = min(len(epochs) for epochs, _ in runs)
-    epochs = runs[0][0][:length] + 1
-    values = np.stack([v[:length] for _, v in runs]) * scale
-    mean = np.nanmean(values, axis=0)
-    line = axis.plot(
-        epochs, mean, label=f"{label} (n={len(runs)})", color=color,
-        linestyle=linestyle,
-    )[0]
-    if len(runs) > 1:
-        axis.fill_between(
-            epochs,
-            np.nanmin(values, axis=0),
-            np.nanmax(values, axis=0),
-            color=line.get_color(),
-            alpha=0.1 if linestyle != "-" else 0.2,
-        )
-    return line.get_color()
-
-
-def plot_alpha(results, path):
-    """Final base accuracy against alpha (the paper's Table 7), mean ± std."""
-    tna = [r for r in results if r["method"] == "tna"]
-    if len({r["alpha"] for r in tna}) < 2:
-        return None
-    fig, axis = plotting.subplots(figsize=(6, 4))
-    for setting, cells in group(tna).items():
-        points = sorted((v[2], s) for v, s in cells.items() if s.n)
-        if not points:
-            continue
-        alphas = [a for a, _ in points]
-        axis.errorbar(
-            alphas,
-            [s.mean for _, s in points],
-            yerr=[s.std for _, s in points],
-            marker="o",
-            capsize=3,
-            label=setting_label(setting),
-        )
-        for variant, stats in cells.items():
-            if not stats.n and stats.diverged:
-                axis.axvline(variant[2], color="red", alpha=0.3, linestyle="--")
-    axis.set_xscale("symlog", linthresh=1e-4)
-    axis.set_xlabel("alpha (red dashes: diverged)")
-    axis.set_ylabel("base accuracy (%)")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    fig.tight_layout()
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
-
-
-# ---------------------------------------------------------------------- report
-def report(paths, output_dir=None, name="report", plots=True, echo=True):
-    """Prints the tables of the runs under `paths`; writes markdown, CSV, PNGs.
-
-    Args:
-        paths: list of str. Run directories or directories holding runs.
-        output_dir: str or None. Where to write `<name>.md`, `<name>.csv`,
-            `<name>_curves.png` and `<name>_alpha.png`; None writes nothing.
-        name: str. File name stem.
-        plots: bool. Draw the PNG plots.
-        echo: bool. Print the tables.
-
-    Returns:
-        dict with `tables` (list of `Table`), `markdown` (str) and `files`
-        (list of written paths).
-
-    Examples:
-
-    ```python
-    report(["runs/quickstart"], output_dir="runs/quickstart")
-    ```
-    """
-    results = collect(paths)
-    found = tables(results)
-    said = verdicts(results)
-    markdown = "\n\n".join(t.markdown() for t in found) + "\n"
-    if said:
-        markdown = (
-            "### What the numbers say (base accuracy, last epoch; Welch's t-test)\n\n"
-            + "\n".join(f"- {line}" for line in said)
-            + "\n\n"
-            + markdown
-        )
-    if echo:
-        print("\n\n".join(t.text() for t in found), flush=True)
-        if said:
-            print("\n" + "\n".join(said), flush=True)
-    files = []
-    if output_dir is not None:
-        out = pathlib.Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        md_path = out / f"{name}.md"
-        md_path.write_text(markdown)
-        csv_path = out / f"{name}.csv"
-        records = [r for t in found for r in t.records]
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(
-                f, fieldnames=list(records[0]) if records else ["model"]
-            )
-            writer.writeheader()
-            writer.writerows(records)
-        files += [md_path, csv_path]
-        if plots:
-            for written in (
-                plot_curves(results, out / f"{name}_curves.png"),
-                plot_alpha(results, out / f"{name}_alpha.png"),
-            ):
-                if written is not None:
-                    files.append(written)
-        if echo:
-            print("Wrote " + ", ".join(str(f) for f in files), flush=True)
-    return {"tables": found, "markdown": markdown, "files": files}

@@ -10,6 +10,7 @@ import pathlib
 import shlex
 import sys
 
+from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
@@ -72,3 +73,38 @@ def runs_note(runs, skipped):
     if skipped:
         note += "Left out (diverged): " + ", ".join(shown(r.path) for r in skipped) + "\n\n"
     return note
+
+
+def program(name, analysis):
+    """The absl `main` and the entry point of an analysis program.
+
+    `main(argv)` takes no positional arguments and turns the analysis'
+    ValueError/TypeError/FileNotFoundError into a one-line error; `run()`
+    parses the flags and calls `main` (the console script).
+
+    Args:
+        name: str. The program's name in messages (e.g. `"cka.py"`).
+        analysis: callable. Runs the analysis from the parsed flags.
+
+    Returns:
+        tuple of two functions `(main, run)`.
+
+    Examples:
+
+    ```python
+    main, run = program("cka.py", run_cka)
+    ```
+    """
+
+    def main(argv):
+        if len(argv) > 1:
+            sys.exit(f"{name}: error: unexpected arguments {argv[1:]}; use --flags.")
+        try:
+            analysis()
+        except (ValueError, TypeError, FileNotFoundError) as error:
+            sys.exit(f"{name}: error: {error}")
+
+    def run():
+        app.run(main)
+
+    return main, run

@@ -1,0 +1,81 @@
+"""Scaling TNA out with `tf.distribute`: strategies, sharding, checkpoints.
+
+TNA doubles the training compute, so its users are the ones who outgrow one
+accelerator. This module holds the pieces a training program needs to run the
+same flagfile on one device, all local GPUs, several machines or a Cloud TPU:
+
+- `make_strategy(name, ...)`: the one registry of strategy names
+  (`available()`), with `TF_CONFIG` and TPU checks that fail before training.
+- `check_global_batch(batch_size, strategy)`: the global batch must split
+  evenly over the replicas (it means the same thing under every strategy).
+- `shard(dataset, policy)`, `worker_seed(seed, strategy, policy)`: the
+  auto-shard policy set on purpose, and per-worker seeds where needed.
+- `is_chief`, `checkpoint_dir_for_worker`, `worker_dir`, `BackupAndRestore`:
+  only the chief keeps what it writes; every worker restores.
+- `synchronize_batchnorm(model)`: synchronised batch statistics (off by
+  default, as in the paper).
+- `check_jit_compile(value, strategy)`: XLA on request, refused where it fails.
+- `stop_on_peer_failure(strategy)`: a dead worker becomes a one-line error.
+
+See docs/distributed.md for how to run on several GPUs, machines and TPUs.
+
+Examples:
+
+```python
+strategy = keras_tna.distribute.make_strategy("mirrored")
+per_replica = keras_tna.distribute.check_global_batch(256, strategy)
+bundle = keras_tna.data.load("cifar10", batch_size=256, seed=0)
+train = keras_tna.distribute.shard(bundle.train, "data")
+with strategy.scope():
+    model = keras_tna.TwinModel(base, twin)
+    model.compile(optimizer=...)
+backup = keras_tna.distribute.BackupAndRestore("run/checkpoints", strategy)
+with keras_tna.distribute.stop_on_peer_failure(strategy):
+    model.fit(train, epochs=200, callbacks=[backup])
+```
+"""
+
+# The code lives in two modules; every name is importable from here.
+from keras_tna.distribute.strategies import (  # noqa: F401
+    available,
+    _bound_cluster_registration,
+    _check_host_port,
+    DEFAULT_CLUSTER_TIMEOUT_S,
+    DEFAULT_COLLECTIVE_TIMEOUT_S,
+    _default_strategy,
+    DEFAULT_TPU_CONNECT_TIMEOUT_S,
+    _JOB_TYPES,
+    make_strategy,
+    _mirrored_count,
+    _mirrored_strategy,
+    _MirroredStrategy,
+    _multi_worker_strategy,
+    _MultiWorkerMirroredStrategy,
+    parse_tf_config,
+    STRATEGIES,
+    TF_CONFIG_EXAMPLE,
+    _tpu_resolver,
+    _tpu_strategy,
+)
+from keras_tna.distribute.workers import (  # noqa: F401
+    BackupAndRestore,
+    check_global_batch,
+    check_jit_compile,
+    checkpoint_dir_for_worker,
+    distribute_dataset_options,
+    is_chief,
+    _JIT_VALUES,
+    _multi_worker_task,
+    num_workers,
+    remove_worker_dir,
+    _root_cause,
+    shard,
+    _SHARD_POLICIES,
+    stop_on_peer_failure,
+    synchronize_batchnorm,
+    _task_role,
+    _temp_dir,
+    worker_dir,
+    worker_index,
+    worker_seed,
+)

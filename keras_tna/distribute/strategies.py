@@ -1,0 +1,394 @@
+"""tf.distribute strategies by name, with `TF_CONFIG` and TPU checks that fail early.
+
+`make_strategy(name, ...)` (names: `available()`), `parse_tf_config`, the TPU
+resolver. Part of `keras_tna.distribute`, which re-exports every name.
+"""
+
+import itertools
+import json
+import math
+import os
+import socket
+import urllib.parse
+
+import tensorflow as tf
+
+# Seconds a collective operation (gradient all-reduce, synchronised
+# BatchNorm, ...) may wait for its peers under "multi_worker" before it fails.
+DEFAULT_COLLECTIVE_TIMEOUT_S = 600.0
+# Seconds "multi_worker" waits at start-up for every worker of the cluster.
+DEFAULT_CLUSTER_TIMEOUT_S = 900.0
+# Seconds the TPU address gets to accept a TCP connection.
+DEFAULT_TPU_CONNECT_TIMEOUT_S = 10.0
+
+TF_CONFIG_EXAMPLE = (
+    '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+    '"task": {"type": "worker", "index": 0}}'
+)
+_JOB_TYPES = ("chief", "worker")
+
+
+# ---------------------------------------------------------------- strategies
+def _default_strategy(tpu_address, devices, collective_timeout_s, cluster_timeout_s):
+    return tf.distribute.get_strategy()
+
+
+def _mirrored_strategy(tpu_address, devices, collective_timeout_s, cluster_timeout_s):
+    return _MirroredStrategy(devices=devices)
+
+
+_mirrored_count = itertools.count(1)
+
+
+class _MirroredStrategy(tf.distribute.MirroredStrategy):
+    """MirroredStrategy whose collective keys differ from other instances'.
+
+    MirroredStrategy all-reduces with collective ops, keyed by group and
+    instance numbers that every instance starts from the same base. A second
+    MirroredStrategy over the same devices in one process (a second run in a
+    notebook, a test suite) then reuses the first one's keys, and a model
+    with other shapes fails with "Shape mismatch in the collective
+    instance". Each instance made here gets its own key range, as
+    TensorFlow's own tests do (`_collective_key_base`).
+    """
+
+    def __init__(self, devices=None, cross_device_ops=None):
+        self._collective_key_base = 100_000 * next(_mirrored_count)
+        super().__init__(devices=devices, cross_device_ops=cross_device_ops)
+
+
+def _multi_worker_strategy(tpu_address, devices, collective_timeout_s, cluster_timeout_s):
+    config = parse_tf_config(os.environ.get("TF_CONFIG"))
+    options = tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=collective_timeout_s
+    )
+    if cluster_timeout_s is not None:
+        _bound_cluster_registration(config["cluster"], cluster_timeout_s)
+    try:
+        return _MultiWorkerMirroredStrategy(communication_options=options)
+    except tf.errors.DeadlineExceededError:
+        raise TimeoutError(
+            f"Not all workers of TF_CONFIG's cluster {config['cluster']} came up "
+            f"within {cluster_timeout_s:g} s. Start every worker with the same "
+            "cluster and its own task (this one: "
+            f"{config['task']['type']} {config['task']['index']}), and check "
+            "the addresses and ports."
+        ) from None
+
+
+def _bound_cluster_registration(cluster, timeout_s):
+    """Configures TensorFlow's coordination service as MultiWorkerMirroredStrategy
+    would, plus a bound on the wait for all workers to register."""
+    try:
+        from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+        from tensorflow.python.distribute import multi_worker_util
+        from tensorflow.python.eager import context
+    except ImportError:  # another TensorFlow layout: keep its defaults
+        return
+    if context.context().coordination_service is not None:
+        return
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=multi_worker_util.coordination_leader(tf.train.ClusterSpec(cluster)),
+        coordinated_jobs=[
+            coordination_config_pb2.CoordinatedJob(name=job, num_tasks=len(cluster[job]))
+            for job in _JOB_TYPES
+            if job in cluster
+        ],
+        cluster_register_timeout_in_ms=int(math.ceil(timeout_s * 1000)),
+    )
+    # Every task waits for all to register in Connect, bounded by the timeout.
+    context.context().coordination_service.cluster_register_with_barrier = True
+
+
+class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """MultiWorkerMirroredStrategy whose `reduce` takes what keras' `fit` gives it.
+
+    Keras 3.15's `fit` under a multi-worker strategy fails without this
+    (keras-team/keras#20585): before its first step it reduces a whole
+    `(x, y)` batch with one `strategy.reduce` call, which TensorFlow's
+    multi-worker `reduce` refuses ("Attempt to convert a value
+    (PerReplica...)"), and after every step it reduces each scalar metric
+    with `axis=0`, which fails on scalars ("Invalid reduction dimension 0").
+    This reduces each leaf of a nest on its own, and scalars across replicas
+    (`axis=None`): the mean over replicas that keras takes for the scalar
+    logs of every other strategy.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        parent = super().reduce
+
+        def reduce_one(v):
+            local = v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v
+            shape = getattr(local, "shape", None)
+            scalar = shape is not None and shape.rank == 0
+            return parent(reduce_op, v, None if scalar else axis)
+
+        return tf.nest.map_structure(reduce_one, value)
+
+
+def _tpu_strategy(tpu_address, devices, collective_timeout_s, cluster_timeout_s):
+    resolver = _tpu_resolver(tpu_address)
+    if tpu_address not in (None, "", "local"):
+        tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+# The one mapping from strategy names to constructors.
+STRATEGIES = {
+    "default": _default_strategy,
+    "mirrored": _mirrored_strategy,
+    "multi_worker": _multi_worker_strategy,
+    "tpu": _tpu_strategy,
+}
+
+
+def available():
+    """Names accepted by `make_strategy`.
+
+    Returns:
+        list of str.
+
+    Examples:
+
+    >>> keras_tna.distribute.available()
+    ['default', 'mirrored', 'multi_worker', 'tpu']
+    """
+    return list(STRATEGIES)
+
+
+def make_strategy(
+    name="default",
+    tpu_address=None,
+    *,
+    devices=None,
+    collective_timeout_s=DEFAULT_COLLECTIVE_TIMEOUT_S,
+    cluster_timeout_s=DEFAULT_CLUSTER_TIMEOUT_S,
+):
+    """Returns the `tf.distribute.Strategy` for a strategy name.
+
+    - `"default"`: the current strategy (one device, unless the caller is
+      already inside a strategy's scope).
+    - `"mirrored"`: `MirroredStrategy` over all local GPUs (or `devices`).
+    - `"multi_worker"`: `MultiWorkerMirroredStrategy` with the cluster from the
+      `TF_CONFIG` environment variable, which is checked first (see
+      `parse_tf_config`). Collective operations wait at most
+      `collective_timeout_s` for their peers, and TensorFlow's peer health
+      check aborts them when a peer is down, so that a dead worker stops the
+      others with an error instead of a hang (see `stop_on_peer_failure`).
+      The constructor waits until every worker named in `TF_CONFIG` is up,
+      at most `cluster_timeout_s` (a worker started with a wrong task index or
+      port then fails with a `TimeoutError` instead of waiting forever).
+    - `"tpu"`: `TPUStrategy` for the TPU `tpu_address`: `"local"` (a TPU VM),
+      a Cloud TPU name, or `"grpc://host:port"`. The address must accept a
+      TCP connection within a few seconds, checked before TensorFlow
+      connects (which would otherwise wait for a long time).
+
+    Create the strategy at the start of the program, before other TensorFlow
+    work ("multi_worker" starts a server and a TPU system is initialised).
+
+    Args:
+        name: str. One of `available()`. Defaults to `"default"`.
+        tpu_address: str or None. The TPU for `"tpu"`; ignored otherwise.
+        devices: list of str or None. Devices for `"mirrored"` (default: all
+            local GPUs, else the CPU).
+        collective_timeout_s: float or None. Timeout of each collective
+            operation under `"multi_worker"`, in seconds; None waits forever.
+            Defaults to `DEFAULT_COLLECTIVE_TIMEOUT_S` (600).
+        cluster_timeout_s: float or None. How long `"multi_worker"` waits at
+            start-up for all workers, in seconds; None waits forever.
+            Defaults to `DEFAULT_CLUSTER_TIMEOUT_S` (900).
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Raises:
+        ValueError: unknown name, malformed `TF_CONFIG`, a TPU address that
+            does not answer.
+        TimeoutError: the cluster's workers did not all come up in time.
+
+    Examples:
+
+    >>> keras_tna.distribute.make_strategy("default").num_replicas_in_sync
+    1
+    >>> strategy = keras_tna.distribute.make_strategy("mirrored")  # doctest: +SKIP
+    """
+    if not isinstance(name, str) or name not in STRATEGIES:
+        raise ValueError(
+            f"Unknown strategy {name!r}. Known strategies: {available()}. "
+            f"Received: name={name!r}"
+        )
+    for key, value in (
+        ("collective_timeout_s", collective_timeout_s),
+        ("cluster_timeout_s", cluster_timeout_s),
+    ):
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not value > 0
+        ):
+            raise ValueError(
+                f"`{key}` must be a positive number of seconds or None. "
+                f"Received: {key}={value!r}"
+            )
+    return STRATEGIES[name](tpu_address, devices, collective_timeout_s, cluster_timeout_s)
+
+
+def parse_tf_config(text):
+    """Parses and checks a `TF_CONFIG` for "multi_worker"; one-line errors.
+
+    The expected shape (each worker gets the same cluster and its own task):
+
+        {"cluster": {"worker": ["host1:12345", "host2:12345"]},
+         "task": {"type": "worker", "index": 0}}
+
+    An optional `"chief": ["host0:12345"]` job may come beside `"worker"`.
+
+    Args:
+        text: str or None. The `TF_CONFIG` value (a JSON object).
+
+    Returns:
+        dict, the parsed `TF_CONFIG`.
+
+    Raises:
+        ValueError: missing or not JSON, no worker list, addresses that are not
+            `host:port`, a task whose type or index is not in the cluster.
+
+    Examples:
+
+    >>> cfg = keras_tna.distribute.parse_tf_config(
+    ...     '{"cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]},'
+    ...     ' "task": {"type": "worker", "index": 1}}')
+    >>> cfg["task"]["index"]
+    1
+    """
+    expected = f"Expected e.g. TF_CONFIG='{TF_CONFIG_EXAMPLE}'"
+    if not text:
+        raise ValueError(
+            "strategy 'multi_worker' needs the TF_CONFIG environment variable "
+            f"(the cluster and this worker's task). {expected}. Received: "
+            f"TF_CONFIG={text!r}"
+        )
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(
+            f"TF_CONFIG is not valid JSON ({e.msg} at character {e.pos}). "
+            f"{expected}. Received: TF_CONFIG={text!r}"
+        ) from None
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"TF_CONFIG must be a JSON object. {expected}. Received: "
+            f"TF_CONFIG={text!r}"
+        )
+    cluster = config.get("cluster")
+    if not isinstance(cluster, dict) or not cluster.get("worker"):
+        raise ValueError(
+            "TF_CONFIG needs a 'cluster' with a non-empty 'worker' list of "
+            f"'host:port' addresses. {expected}. Received: TF_CONFIG={text!r}"
+        )
+    others = sorted(set(cluster) - set(_JOB_TYPES))
+    if others:
+        raise ValueError(
+            f"TF_CONFIG's cluster may only have the jobs {list(_JOB_TYPES)} for "
+            f"'multi_worker'; remove {others}. Received: TF_CONFIG={text!r}"
+        )
+    seen = set()
+    for job, addresses in cluster.items():
+        if not isinstance(addresses, list) or (job == "chief" and len(addresses) != 1):
+            raise ValueError(
+                f"TF_CONFIG's cluster['{job}'] must be a list of 'host:port' "
+                f"strings{' with one entry' if job == 'chief' else ''}. "
+                f"{expected}. Received: TF_CONFIG={text!r}"
+            )
+        for address in addresses:
+            _check_host_port(address, f"TF_CONFIG's cluster['{job}']", text)
+            if address in seen:
+                raise ValueError(
+                    f"TF_CONFIG names the address {address!r} twice; each task "
+                    f"needs its own host:port. Received: TF_CONFIG={text!r}"
+                )
+            seen.add(address)
+    task = config.get("task")
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise ValueError(
+            "TF_CONFIG needs a 'task' {'type': ..., 'index': ...} naming this "
+            f"worker. {expected}. Received: TF_CONFIG={text!r}"
+        )
+    task_type, index = task["type"], task["index"]
+    if task_type not in cluster:
+        raise ValueError(
+            f"TF_CONFIG's task type {task_type!r} is not a job of its cluster "
+            f"{sorted(cluster)}. Received: TF_CONFIG={text!r}"
+        )
+    size = len(cluster[task_type])
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
+        raise ValueError(
+            f"TF_CONFIG's task index must be an int in [0, {size}) for the "
+            f"{size} '{task_type}' address(es) of the cluster. Received: "
+            f"task={task!r}"
+        )
+    return config
+
+
+def _check_host_port(address, where, text):
+    host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"{where} holds {address!r}, which is not a 'host:port' address "
+            f"(e.g. '10.0.0.2:12345'). Received: TF_CONFIG={text!r}"
+        )
+
+
+def _tpu_resolver(tpu_address, connect_timeout_s=DEFAULT_TPU_CONNECT_TIMEOUT_S):
+    """A TPUClusterResolver for `tpu_address`, whose TPU answers, else ValueError."""
+    if tpu_address is not None and not isinstance(tpu_address, str):
+        raise TypeError(
+            "`tpu_address` must be a str: 'local' on a TPU VM, a Cloud TPU "
+            f"name or 'grpc://host:port'. Received: tpu_address={tpu_address!r}"
+        )
+    if tpu_address in (None, "", "local"):
+        if not tf.config.list_physical_devices("TPU"):
+            raise ValueError(
+                "strategy 'tpu' with tpu_address='local' needs a TPU VM, and "
+                "this machine has no TPU device. Pass the TPU's name or "
+                "'grpc://host:8470' (--tpu_address). Received: "
+                f"tpu_address={tpu_address!r}"
+            )
+        return tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+    if "://" in tpu_address and not tpu_address.startswith("grpc://"):
+        raise ValueError(
+            "A TPU address must be 'local', a Cloud TPU name or "
+            f"'grpc://host:port'. Received: tpu_address={tpu_address!r}"
+        )
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address)
+        master = resolver.master()
+    except Exception as e:  # name lookups go through the Cloud TPU API
+        raise ValueError(
+            f"Could not resolve the TPU {tpu_address!r} "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+            "check the name, zone and project, or pass 'grpc://host:8470'. "
+            f"Received: tpu_address={tpu_address!r}"
+        ) from None
+    parsed = urllib.parse.urlparse(master)
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise ValueError(
+            f"The TPU address {master!r} is not 'grpc://host:port'. "
+            f"Received: tpu_address={tpu_address!r}"
+        )
+    try:
+        socket.create_connection((host, port), timeout=connect_timeout_s).close()
+    except OSError as e:
+        raise ValueError(
+            f"The TPU at {host}:{port} does not answer ({e.strerror or e}, "
+            f"waited at most {connect_timeout_s:g} s); check that it is up and "
+            "reachable from this machine. Received: "
+            f"tpu_address={tpu_address!r}"
+        ) from None
+    return resolver

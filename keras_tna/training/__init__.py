@@ -1,0 +1,90 @@
+"""Training runs as a library: `TrainConfig`, `train` and `sweep`.
+
+`apps/train.py` turns its flags into a `TrainConfig` and calls `train` (one run)
+or `sweep` (methods x seeds x alphas x matching start epochs); notebooks call
+the same functions. Where things live:
+
+- `keras_tna.runs.config`: `TrainConfig` and the checks of its values;
+  `keras_tna.runs.layout`: the files of a run directory;
+  `keras_tna.methods`: the methods; `keras_tna.initializers`: initializers.
+- `keras_tna.training.optimizers`: `learning_rate_schedule`, `make_optimizer`.
+- `keras_tna.training.resume`: new / resume / done, the epoch stream.
+- `keras_tna.training.run`: `train`; `keras_tna.training.sweeps`: `sweep`.
+
+`import keras_tna.training` does not import TensorFlow: `train`, `sweep` and
+the other names of `run.py` and `sweeps.py` (which run on tf.data and
+tf.distribute) are loaded on first use.
+
+Examples:
+
+```python
+from keras_tna import training
+config = training.TrainConfig(dataset="digits", image_size=32, epochs=10,
+                              output_dir="runs/quickstart")
+results = training.sweep(config, methods=["single", "tna"], seeds=[0, 1, 2])
+```
+"""
+
+from keras_tna.initializers import KERNEL_INITIALIZERS, kernel_initializer
+from keras_tna.lazy import lazy_attributes
+from keras_tna.methods import METHODS, Method
+from keras_tna.runs.config import (
+    JIT_COMPILE,
+    OPTIMIZERS,
+    PAD_FILLS,
+    PRECISIONS,
+    RUN_CONTROL_FIELDS,
+    SCHEDULES,
+    SMOKE_BATCH_SIZE,
+    SMOKE_EPOCHS,
+    SMOKE_STEPS,
+    STRATEGIES,
+    TWIN_SEED_OFFSET,
+    TrainConfig,
+    check_twin_checkpoint,
+    config_kwargs_from_flags,
+)
+from keras_tna.runs.layout import read_flagfile
+from keras_tna.training.optimizers import learning_rate_schedule, make_optimizer
+from keras_tna.training.resume import check_run_dir
+
+# Loaded on first use: these modules import TensorFlow.
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "keras_tna.training.run": ("train", "load_frozen_twin", "versions"),
+        "keras_tna.training.sweeps": ("sweep", "sweep_configs", "run_name"),
+    },
+    globals(),
+)
+
+__all__ = [
+    "JIT_COMPILE",
+    "KERNEL_INITIALIZERS",
+    "METHODS",
+    "Method",
+    "OPTIMIZERS",
+    "PAD_FILLS",
+    "PRECISIONS",
+    "RUN_CONTROL_FIELDS",
+    "SCHEDULES",
+    "SMOKE_BATCH_SIZE",
+    "SMOKE_EPOCHS",
+    "SMOKE_STEPS",
+    "STRATEGIES",
+    "TWIN_SEED_OFFSET",
+    "TrainConfig",
+    "check_run_dir",
+    "check_twin_checkpoint",
+    "config_kwargs_from_flags",
+    "kernel_initializer",
+    "learning_rate_schedule",
+    "load_frozen_twin",
+    "make_optimizer",
+    "read_flagfile",
+    "run_name",
+    "sweep",
+    "sweep_configs",
+    "train",
+    "versions",
+]

@@ -1,0 +1,463 @@
+"""`train`: one training run, start to end, on TensorFlow (tf.data + tf.distribute).
+
+A run owns one output directory (`keras_tna.runs.layout`); `train` decides
+with `keras_tna.training.resume` whether to start, resume or reuse it, builds
+the networks and the optimizer, fits with the run's callbacks, evaluates and
+writes `results.json`.
+"""
+
+import json
+import math
+import os
+import pathlib
+import platform
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import keras_tna
+from keras_tna import data as tna_data
+from keras_tna import distribute
+from keras_tna import initializers
+from keras_tna import models as tna_models
+from keras_tna.callbacks import DivergenceGuard
+from keras_tna.runs import layout
+from keras_tna.runs.config import (
+    SMOKE_BATCH_SIZE,
+    SMOKE_EPOCHS,
+    SMOKE_STEPS,
+    TWIN_SEED_OFFSET,
+    TrainConfig,
+    check_twin_checkpoint,
+)
+from keras_tna.training import resume
+from keras_tna.training.callbacks import BackupKeepingLastGood, EpochExtras
+from keras_tna.training.optimizers import make_optimizer
+from keras_tna.twin_model import TwinModel
+
+
+class _PrecisionPolicy:
+    """Sets keras' global dtype policy inside a `with` block."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.previous = keras.config.dtype_policy().name
+        keras.config.set_dtype_policy(self.name)
+
+    def __exit__(self, *exc):
+        keras.config.set_dtype_policy(self.previous)
+
+
+def versions():
+    """Versions of Python, TensorFlow, Keras, numpy and keras_tna."""
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "keras_tna": keras_tna.__version__,
+    }
+
+
+def _build_twin(config, num_classes, input_shape, network_kwargs):
+    if config.method_spec.freeze_twin:
+        return load_frozen_twin(config.twin_checkpoint, num_classes, input_shape)
+    return tna_models.build(
+        config.twin_model or config.model,
+        num_classes,
+        input_shape,
+        seed=config.seed + TWIN_SEED_OFFSET,
+        **network_kwargs,
+    )
+
+
+def load_frozen_twin(path, num_classes, input_shape):
+    """Loads a pretrained twin and checks it fits the dataset.
+
+    Args:
+        path: str. A `.keras` network (a run's `base.keras`).
+        num_classes: int. The dataset's number of classes.
+        input_shape: tuple. The dataset's image shape.
+
+    Returns:
+        The loaded `keras.Model`.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: the network's logits or inputs have another shape.
+    """
+    check_twin_checkpoint(path)
+    twin = keras.models.load_model(path, compile=False)
+    logits = tuple(twin.outputs[0].shape[1:])
+    inputs = tuple(twin.inputs[0].shape[1:])
+    if logits != (num_classes,) or inputs != tuple(input_shape):
+        raise ValueError(
+            f"The frozen twin {path!r} takes inputs {inputs} and outputs "
+            f"logits {logits}, but the dataset has images {tuple(input_shape)} "
+            f"and {num_classes} classes; pass the checkpoint of a network "
+            f"trained on this dataset. Received: twin_checkpoint={path!r}"
+        )
+    return twin
+
+
+def _count_params(model):
+    return int(sum(np.prod(w.shape) for w in model.weights))
+
+
+def _num_steps(dataset, num_examples, batch_size):
+    steps = int(dataset.cardinality())
+    if steps < 0:  # unknown or infinite
+        steps = math.ceil(num_examples / batch_size)
+    if steps == 0 or steps == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(
+            f"The training set gives {steps} batches of {batch_size}; lower "
+            f"--batch_size. Received: batch_size={batch_size}, "
+            f"{num_examples} training examples"
+        )
+    return steps
+
+
+def _device_line(strategy):
+    gpus = tf.config.list_logical_devices("GPU")
+    tpus = tf.config.list_logical_devices("TPU")
+    if tpus:
+        device = f"{len(tpus)} TPU core(s)"
+    elif gpus:
+        device = f"{len(gpus)} GPU(s)"
+    else:
+        device = f"CPU ({os.cpu_count()} cores)"
+    return (
+        f"{device}, strategy {type(strategy).__name__} "
+        f"({strategy.num_replicas_in_sync} replica(s))"
+    )
+
+
+def train(config, callbacks=None):
+    """Runs (or resumes, or reuses) one training run; returns its results.
+
+    Args:
+        config: `TrainConfig`. The run.
+        callbacks: list of `keras.callbacks.Callback` or None. Extra callbacks
+            for `fit` (run after the run's own ones).
+
+    Returns:
+        dict: the contents of `results.json` (see `docs/DESIGN.md`), with
+        `status` `"completed"` or `"diverged"` (then `message` says why and
+        the accuracies are None; the checkpoint of the last good epoch is
+        kept in `checkpoints/`).
+
+    Raises:
+        ValueError, TypeError, FileNotFoundError: bad settings, before any
+            training starts.
+
+    Examples:
+
+    >>> results = train(TrainConfig(dataset="digits", image_size=32,
+    ...     method="tna", smoke=True, output_dir="/tmp/tna_run"))  # doctest: +SKIP
+    >>> results["status"]  # doctest: +SKIP
+    'completed'
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(
+            f"`config` must be a TrainConfig. Received: {type(config).__name__}"
+        )
+    config.validate()
+    out = pathlib.Path(config.output_dir)
+    status = resume.run_dir_status(config)
+    if status == "done":
+        results = json.loads((out / layout.RESULTS_FILE).read_text())
+        print(
+            f"{out} already holds this run ({results['status']}); not "
+            "retraining. Pass --overwrite to train it again.",
+            flush=True,
+        )
+        return results
+    clock = time.time()
+    strategy = distribute.make_strategy(config.strategy, config.tpu_address)
+    # The TF global seed keys the data pipeline's random ops; the networks'
+    # weights come from `seed` alone (seed_scope), set again once data exists.
+    keras.utils.set_random_seed(config.effective_data_seed())
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    plan = _Plan(config)
+    distribute.check_global_batch(plan.batch_size, strategy)
+    jit_compile = distribute.check_jit_compile(config.jit_compile, strategy)
+    resume.start_run_dir(config, status)
+    with _PrecisionPolicy(config.mixed_precision):
+        bundle, train_data, test_data, steps = _load_data(config, plan, strategy)
+        keras.utils.set_random_seed(config.seed)
+        with strategy.scope():
+            model, base, twin = _build_and_compile(
+                config, plan, bundle, steps, jit_compile
+            )
+        results = _describe(config, plan, bundle, base, twin, steps)
+        _print_header(config, plan, bundle, base, twin, results, strategy)
+        with distribute.worker_dir(out, strategy) as run_dir:
+            results = _fit_and_evaluate(
+                config, plan, model, base, twin, train_data, test_data, strategy,
+                pathlib.Path(run_dir), clock, results, callbacks,
+            )
+    if results["status"] == "completed":
+        print(_summary_line(results), flush=True)
+    return results
+
+
+class _Plan:
+    """What a configuration comes to once `smoke` has shrunk it."""
+
+    def __init__(self, config):
+        smoke = config.smoke
+        self.epochs = min(config.epochs, SMOKE_EPOCHS) if smoke else config.epochs
+        self.batch_size = (
+            min(config.batch_size, SMOKE_BATCH_SIZE) if smoke else config.batch_size
+        )
+        self.matching_start_epoch = (
+            min(config.matching_start_epoch, self.epochs - 1)
+            if smoke
+            else config.matching_start_epoch
+        )
+
+
+def _load_data(config, plan, strategy):
+    bundle = tna_data.load(
+        config.dataset,
+        batch_size=plan.batch_size,
+        data_dir=config.data_dir,
+        seed=distribute.worker_seed(config.effective_data_seed(), strategy, "data"),
+        augment=config.augment,
+        image_size=config.image_size,
+        pad_fill=config.pad_fill,
+    )
+    if bundle.train is None:
+        raise ValueError(
+            f"Dataset {config.dataset!r} has no training split; train on its "
+            f"clean counterpart. Received: dataset={config.dataset!r}"
+        )
+    train_data, test_data = bundle.train, bundle.test
+    if config.smoke:
+        train_data = train_data.take(SMOKE_STEPS)
+        test_data = test_data.take(SMOKE_STEPS)
+    steps = _num_steps(train_data, bundle.num_train, plan.batch_size)
+    train_data = distribute.shard(train_data, "data")
+    test_data = distribute.shard(test_data, "data")
+    return bundle, train_data, test_data, steps
+
+
+def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
+    """The model `fit` trains (a TwinModel, or the base for "single")."""
+    method = config.method_spec
+    network_kwargs = {
+        "weight_decay": 0.0 if config.optimizer == "adamw" else config.weight_decay
+    }
+    if config.kernel_initializer is not None:
+        network_kwargs["kernel_initializer"] = initializers.kernel_initializer(
+            config.kernel_initializer
+        )
+    base = tna_models.build(
+        config.model,
+        bundle.num_classes,
+        bundle.input_shape,
+        seed=config.seed,
+        **network_kwargs,
+    )
+    twin = (
+        _build_twin(config, bundle.num_classes, bundle.input_shape, network_kwargs)
+        if method.twin
+        else None
+    )
+    optimizer = make_optimizer(
+        config.optimizer,
+        config.learning_rate,
+        steps_per_epoch,
+        plan.epochs,
+        schedule=config.schedule,
+        warmup_epochs=config.warmup_epochs,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+    )
+    if twin is None:
+        base.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[
+                keras.metrics.SparseCategoricalAccuracy(name="base_accuracy"),
+                keras.metrics.SparseCategoricalCrossentropy(
+                    from_logits=True, name="base_loss"
+                ),
+            ],
+            jit_compile=jit_compile,
+        )
+        base.optimizer.build(base.trainable_variables)
+        return base, base, None
+    model = TwinModel(
+        base,
+        twin,
+        alpha=config.effective_alpha(),
+        matching=method.matching,
+        temperature=config.temperature,
+        freeze_twin=method.freeze_twin,
+        matching_start_epoch=plan.matching_start_epoch,
+    )
+    model.compile(optimizer=optimizer, jit_compile=jit_compile)
+    model.build_optimizers()
+    return model, base, twin
+
+
+def _describe(config, plan, bundle, base, twin, steps_per_epoch):
+    """The results.json entries known before training."""
+    method = config.method_spec
+    return {
+        "method": config.method,
+        "model": config.model,
+        "twin_model": (config.twin_model or config.model) if method.twin else None,
+        "twin_checkpoint": config.twin_checkpoint if method.freeze_twin else None,
+        "dataset": config.dataset,
+        "seed": config.seed,
+        "alpha": config.effective_alpha(),
+        "matching_start_epoch": plan.matching_start_epoch if method.twin else None,
+        "learning_rate": config.learning_rate,
+        "batch_size": plan.batch_size,
+        "epochs": plan.epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "num_train": bundle.num_train,
+        "num_test": bundle.num_test,
+        "num_classes": bundle.num_classes,
+        "smoke": config.smoke,
+        "params_base": _count_params(base),
+        "params_twin": _count_params(twin) if twin is not None else None,
+    }
+
+
+def _fit_and_evaluate(
+    config, plan, model, base, twin, train_data, test_data, strategy, run_dir,
+    clock, results, callbacks,
+):
+    """Trains, then evaluates and saves (or keeps the last good epoch)."""
+    out = pathlib.Path(config.output_dir)
+    guard = DivergenceGuard()
+    checkpoints = out / layout.CHECKPOINTS_DIR
+    backup = BackupKeepingLastGood(str(checkpoints), strategy, guard, clock)
+    history_path = run_dir / layout.HISTORY_FILE
+    completed = layout.completed_epochs(out)
+    if completed == 0 and history_path.exists():
+        history_path.unlink()
+    fit_callbacks = [
+        guard,
+        backup,
+        EpochExtras(),
+        keras.callbacks.CSVLogger(str(history_path), append=True),
+        keras.callbacks.TensorBoard(
+            str(run_dir / layout.TENSORBOARD_DIR), write_graph=False, profile_batch=0
+        ),
+    ] + list(callbacks or [])
+    fit_data, fit_steps = resume.epoch_stream(train_data, completed)
+    with distribute.stop_on_peer_failure(strategy, str(checkpoints)):
+        model.fit(
+            fit_data,
+            steps_per_epoch=fit_steps,
+            validation_data=test_data,
+            epochs=plan.epochs,
+            validation_freq=config.validation_freq,
+            shuffle=False,  # the pipeline shuffles, with the run's seed
+            callbacks=fit_callbacks,
+            verbose=config.verbose,
+        )
+    resume.dedupe_history(history_path)
+    if guard.diverged_at is not None:
+        last_good = 0
+        if os.path.isfile(backup.weights_path):
+            model.load_weights(backup.weights_path)
+            last_good = layout.completed_epochs(out)
+        results.update(
+            status="diverged",
+            message=guard.message,
+            last_good_epoch=last_good,
+            base_accuracy=None,
+            twin_accuracy=None,
+            ensemble_accuracy=None,
+            base_loss=None,
+        )
+        print(
+            f"{guard.message} Kept the checkpoint of the last good epoch "
+            f"({last_good}) in {checkpoints}.",
+            flush=True,
+        )
+    else:
+        scores = model.evaluate(test_data, verbose=0, return_dict=True)
+        results.update(
+            status="completed",
+            base_accuracy=float(scores["base_accuracy"]),
+            twin_accuracy=_maybe(scores, "twin_accuracy", twin),
+            ensemble_accuracy=_maybe(scores, "ensemble_accuracy", twin),
+            base_loss=float(scores["base_loss"]),
+            twin_loss=_maybe(scores, "twin_loss", twin),
+            matching_loss=_maybe(scores, "matching_loss", twin),
+        )
+        base.save(run_dir / layout.BASE_FILE)
+        if twin is not None:
+            twin.save(run_dir / layout.TWIN_FILE)
+    results.update(
+        wall_time_s=round(backup.wall_time(), 2),
+        versions=versions(),
+        flags=config.flag_values(),
+    )
+    layout.write_results(run_dir, results)
+    return results
+
+
+def _maybe(scores, key, twin):
+    return float(scores[key]) if twin is not None else None
+
+
+def _summary_line(results):
+    parts = [f"base accuracy {results['base_accuracy']:.4f}"]
+    if results["twin_accuracy"] is not None:
+        parts.append(f"twin {results['twin_accuracy']:.4f}")
+        parts.append(f"ensemble {results['ensemble_accuracy']:.4f}")
+    return (
+        f"Done: {results['method']} seed {results['seed']}: "
+        + ", ".join(parts)
+        + f" ({results['wall_time_s']:.0f} s)"
+    )
+
+
+def _print_header(config, plan, bundle, base, twin, results, strategy):
+    method = config.method_spec
+    alpha = config.effective_alpha()
+    lines = [
+        f"keras_tna: {config.method} ({method.description})"
+        + (f", alpha={alpha:g}" if alpha is not None else "")
+        + (
+            f", matching from epoch {plan.matching_start_epoch}"
+            if method.twin and plan.matching_start_epoch
+            else ""
+        )
+        + f", seed {config.seed} -> {config.output_dir}",
+        f"  base:      {base.name} ({results['params_base']:,} parameters)",
+    ]
+    if twin is not None:
+        origin = (
+            f", frozen, from {config.twin_checkpoint}" if method.freeze_twin else ""
+        )
+        lines.append(
+            f"  twin:      {twin.name} ({results['params_twin']:,} parameters{origin})"
+        )
+    lines += [
+        f"  dataset:   {bundle.name}: {bundle.num_train:,} train / "
+        f"{bundle.num_test:,} test images {tuple(bundle.input_shape)}, "
+        f"{bundle.num_classes} classes",
+        f"  training:  {plan.epochs} epochs x {results['steps_per_epoch']} steps of "
+        f"batch {plan.batch_size}, {config.optimizer} lr {config.learning_rate:g} "
+        f"({config.schedule}"
+        + (f", {config.warmup_epochs:g} warm-up epochs" if config.warmup_epochs else "")
+        + f"), weight decay {config.weight_decay:g}"
+        + (" [smoke]" if config.smoke else ""),
+        f"  device:    {_device_line(strategy)}, precision "
+        f"{config.mixed_precision}, jit_compile {config.jit_compile}",
+    ]
+    print("\n".join(lines), flush=True)
