@@ -347,7 +347,8 @@ def test_kernel_initializer():
 
 def test_convnet_step_loss_matches_numpy():
     # No BatchNorm: the loss of a train step is the cross-entropy of the
-    # logits before the step plus weight_decay/2 * sum of squared kernels.
+    # logits before the step plus weight_decay/2 * sum of squared kernels and
+    # biases (the ConvNet decays every parameter, as torch's SGD does).
     weight_decay = 5e-4
     model = models.build("convnet", 10, (32, 32, 3), seed=0, weight_decay=weight_decay)
     x, y = _images((32, 32, 3), batch=4), np.array([0, 3, 7, 9])
@@ -355,7 +356,9 @@ def test_convnet_step_loss_matches_numpy():
     log_softmax = logits - logits.max(1, keepdims=True)
     log_softmax -= np.log(np.exp(log_softmax).sum(1, keepdims=True))
     cross_entropy = -log_softmax[np.arange(4), y].mean()
-    penalty = weight_decay / 2 * sum(np.sum(k.numpy() ** 2) for k in _kernels(model))
+    parameters = model.trainable_weights
+    assert len(parameters) == 10  # 5 kernels, 5 biases
+    penalty = weight_decay / 2 * sum(np.sum(w.numpy() ** 2) for w in parameters)
     model.compile(
         optimizer=keras.optimizers.SGD(0.01),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -437,8 +440,12 @@ def test_keras_save_load_round_trip(tmp_path, name, input_shape, kwargs):
     loaded = keras.saving.load_model(path)
     np.testing.assert_array_equal(np.asarray(loaded(x, training=False)), expected)
     assert models.block_names(loaded) == models.block_names(model)
-    # The weight decay survives the round trip.
-    assert len(loaded.losses) == len(model.losses) == len(_kernels(model))
+    # The weight decay survives the round trip (the ConvNet decays its
+    # biases too, as torch's SGD does; the others only their kernels).
+    decayed = (
+        model.trainable_weights if name == "convnet" else _kernels(model)
+    )
+    assert len(loaded.losses) == len(model.losses) == len(decayed)
     assert float(sum(loaded.losses)) == pytest.approx(float(sum(model.losses)))
 
 
