@@ -25,6 +25,7 @@ import sys
 import time
 
 import keras
+from seed_lists import parse_seeds
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -39,17 +40,6 @@ class StopAfter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch + 1 >= self.epochs:
             self.model.stop_training = True
-
-
-def parse_seeds(text):
-    seeds = []
-    for part in text.split(","):
-        if "-" in part:
-            low, high = part.split("-")
-            seeds += list(range(int(low), int(high) + 1))
-        elif part:
-            seeds.append(int(part))
-    return seeds
 
 
 def run_one(base_config, method, seed, data_seed, train_epochs, runs_dir):

@@ -43,6 +43,7 @@ from PIL import Image
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from shared_cifar10 import DEFAULT_FOLDER  # noqa: E402
 from shared_cifar10 import cifar10_folder  # noqa: E402
+from seed_lists import parse_seeds  # noqa: E402
 
 CACHE = pathlib.Path.home() / ".cache/keras_tna/cifar10_torch_arrays.npz"
 
@@ -172,17 +173,6 @@ def run_one(data, method, seed, args):
     record["wall_time_s"] = round(time.time() - started, 1)
     print(json.dumps(record), flush=True)
     return record
-
-
-def parse_seeds(text):
-    seeds = []
-    for part in text.split(","):
-        if "-" in part:
-            low, high = part.split("-")
-            seeds += list(range(int(low), int(high) + 1))
-        elif part:
-            seeds.append(int(part))
-    return seeds
 
 
 def main(argv=None):
