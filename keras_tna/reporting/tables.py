@@ -26,15 +26,12 @@ def collect(paths):
     """Every run's results (`keras_tna.runs.store.collect`), best epochs added.
 
     Args:
-        paths: list of str or path. Run directories, directories holding runs
-            (searched recursively) or `results.json` files.
+        paths: list of str or path. What `keras_tna.runs.store.collect` reads
+            (and the errors it raises).
 
     Returns:
-        list of dict: the results, each with `run_dir` and the
-        `best_epoch_values` of its `history.csv` added.
-
-    Raises:
-        FileNotFoundError: a path does not exist, or no results were found.
+        list of dict: `store.collect`'s results with the `best_epoch_values`
+        of each run's `history.csv` added.
 
     Examples:
 
