@@ -203,17 +203,34 @@ def main(argv=None):
     }
     output = pathlib.Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/torch_first_epochs.py " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
     summary = {
-        "command": "python benchmarks/torch_first_epochs.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command,
         "torch": torch.__version__,
         "train_epochs": args.train_epochs,
         "mean": [round(v, 4) for v in mean.flatten().tolist()],
         "std": [round(v, 4) for v in std.flatten().tolist()],
         "runs": [],
     }
+    if output.is_file():
+        # Resume: keep the runs already written (same settings), add the rest.
+        previous = json.loads(output.read_text())
+        if previous.get("train_epochs") != args.train_epochs:
+            sys.exit(
+                f"{output} holds runs of {previous.get('train_epochs')} epochs, not "
+                f"{args.train_epochs}: pass another --output. Received: "
+                f"--train_epochs={args.train_epochs}"
+            )
+        summary = previous
+        summary.setdefault("resumed_with", []).append(command)
+    done = {(r["method"], r["seed"]) for r in summary["runs"]}
     for seed in parse_seeds(args.seeds):
         for method in args.methods.split(","):
+            if (method, seed) in done:
+                print(f"{method} seed {seed}: already in {output}", flush=True)
+                continue
             summary["runs"].append(run_one(data, method, seed, args))
             output.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"Wrote {output}")
