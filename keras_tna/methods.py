@@ -88,10 +88,28 @@ class Method:
             return float(values[self.alpha_field])
         return float(getattr(values, self.alpha_field))
 
-    def twin_label(self, twin_model, model):
-        """How a table names this run's twin: None when it is the base's architecture."""
+    def twin_label(self, twin_model, model, twin_reinit=None):
+        """How a table names this run's twin: None for an independent copy of the base's network.
+
+        Args:
+            twin_model: str or None. The twin's network (`results.json`).
+            model: str. The base's network.
+            twin_reinit: str or None. How the twin started (`"all"`, `"none"`
+                or layer names; None in runs written before it existed).
+
+        Examples:
+
+        >>> get("tna").twin_label("convnet", "convnet", "block_1")
+        '= base, block_1 re-init'
+        >>> get("tna").twin_label("resnet34", "resnet18")
+        'resnet34'
+        """
         if self.freeze_twin:
             return "frozen"
+        if twin_reinit == "none":
+            return "= base"
+        if twin_reinit not in (None, "all"):
+            return f"= base, {twin_reinit} re-init"
         return twin_model if twin_model not in (None, model) else None
 
 
@@ -111,7 +129,7 @@ METHODS = {
             twin=True,
             matching="tna",
             alpha_field="alpha",
-            uses=("twin_model", "matching_start_epoch", "alpha"),
+            uses=("twin_model", "twin_reinit", "matching_start_epoch", "alpha"),
             cka_vs_single="TNA vs Single",
             cka_within="Base vs Twin",
         ),
@@ -122,7 +140,10 @@ METHODS = {
             twin=True,
             matching="dml",
             alpha_field="dml_alpha",
-            uses=("twin_model", "matching_start_epoch", "temperature", "dml_alpha"),
+            uses=(
+                "twin_model", "twin_reinit", "matching_start_epoch", "temperature",
+                "dml_alpha",
+            ),
             cka_within="DML A vs DML B",
             network_names=("A", "B"),
         ),
@@ -142,7 +163,7 @@ METHODS = {
             "2 singles",
             twin=True,
             matching="tna",
-            uses=("twin_model",),
+            uses=("twin_model", "twin_reinit"),
         ),
     )
 }

@@ -49,6 +49,14 @@ flags.DEFINE_string(
     "twin_model", None, "The twin's network (Table 8); default: as --model."
 )
 flags.DEFINE_string(
+    "twin_reinit",
+    _DEFAULTS.twin_reinit,
+    "How the twin starts (paper sec. 4.2, progressive re-initialisation): "
+    "'all' (independently initialised, the paper's twin), 'none' (an exact "
+    "copy of the base) or comma-separated layer names of the base (a copy of "
+    "the base with those layers re-initialised), e.g. 'block_1'.",
+)
+flags.DEFINE_string(
     "kernel_initializer",
     None,
     "Initializer of the conv and dense kernels of both networks: a Keras "
@@ -314,6 +322,12 @@ _check_flags(
     lambda v: run_config.check_warmup(v["warmup_epochs"], v["epochs"]),
 )
 _check_flags(["method", "methods", "twin_checkpoint"], _check_twin_checkpoint_given)
+_check_flags(
+    ["twin_reinit", "model", "twin_model"],
+    lambda v: run_config.check_twin_reinit(
+        v["twin_reinit"], v["model"], v["twin_model"]
+    ),
+)
 
 
 # ---------------------------------------------------------------- to plain values

@@ -36,6 +36,7 @@ from keras_tna.reporting.tables import (  # noqa: F401
     per_run_table,
     read_history,
     _record,
+    reinit_table,
     setting_label,
     setting_of,
     _short_dataset,

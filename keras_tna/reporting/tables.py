@@ -107,7 +107,9 @@ def variant_of(result):
     method = methods.describe(result["method"])
     return (
         result["method"],
-        method.twin_label(result.get("twin_model"), result["model"]),
+        method.twin_label(
+            result.get("twin_model"), result["model"], result.get("twin_reinit")
+        ),
         result.get("alpha"),
         result.get("matching_start_epoch") or 0,
     )
@@ -394,6 +396,52 @@ def twin_size_table(results):
     )
 
 
+def reinit_table(results):
+    """Paper sec. 4.2: twins copied from the base with some layers re-initialised.
+
+    One row per way the twin started (independent, an exact copy, a copy with
+    the named layers drawn afresh); the base's gain over the run with an
+    independent twin (same method, alpha and start) with Welch's t and p.
+    """
+    twins = [r for r in results if methods.describe(r["method"]).twin]
+    if not any(r.get("twin_reinit") not in (None, "all") for r in twins):
+        return None
+    metrics = ("base_accuracy", "twin_accuracy", "ensemble_accuracy")
+    grouped = {m: group(twins, m) for m in metrics}
+    rows, records = [], []
+    for setting, cells in grouped[metrics[0]].items():
+        for variant, stats in cells.items():
+            method, twin, alpha, start = variant
+            reference = cells.get((method, None, alpha, start))
+            compared = (
+                gain(stats, reference)
+                if reference is not None and twin is not None
+                else (math.nan,) * 3
+            )
+            rows.append(
+                [setting_label(setting), methods.describe(method).label,
+                 "independent" if twin is None else twin]
+                + [_cell(grouped[m].get(setting, {}).get(variant)) for m in metrics]
+                + [_format_gain(*compared)]
+            )
+            records.append(_record(setting, variant_label(variant), metrics[0],
+                                   stats, *compared))
+    return Table(
+        "Progressive re-initialisation (paper sec. 4.2): base, twin and ensemble "
+        "accuracy by how the twin started (= base: a copy of the base, with the "
+        "named layers drawn afresh); gain of the base over an independent twin "
+        "in points (Welch's t, two-sided p)",
+        ["Setting", "Method", "Twin starts as", "Base", "Twin", "Ensemble",
+         "Base vs independent twin"],
+        rows,
+        records,
+    )
+
+
+def _cell(stats):
+    return stats.cell() if stats is not None else ""
+
+
 def per_run_table(results):
     """Every run: its variant, seed, status, last/best accuracies and wall time."""
     variants = _all_variants(group(results))
@@ -503,6 +551,7 @@ def tables(results):
         ensemble_table(results, best=True) if has_best else None,
         alpha_table(results),
         twin_size_table(results),
+        reinit_table(results),
         per_run_table(results),
     ]
     return [t for t in candidates if t is not None]

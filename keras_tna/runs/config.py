@@ -42,6 +42,10 @@ SMOKE_EPOCHS = 2
 SMOKE_STEPS = 2
 SMOKE_BATCH_SIZE = 16
 
+# Fields added after runs were first written: a flags.txt without them was
+# trained with this value (not None, as for other fields a flags.txt leaves out).
+FIELDS_ADDED_LATER = {"twin_reinit": "all"}
+
 # Seed offset of the twin network: base and twin start from different weights.
 TWIN_SEED_OFFSET = 1000
 
@@ -61,6 +65,12 @@ class TrainConfig:
         augment: bool. Random crops/flips on the training set.
         model: str. A `keras_tna.models.available()` name (the base).
         twin_model: str or None. The twin's network name; None: as `model`.
+        twin_reinit: str. How the twin starts (paper sec. 4.2): `"all"` (an
+            independently initialised network, the paper's twin), `"none"` (an
+            exact copy of the base) or comma-separated layer names of the
+            base, e.g. `"block_1"`: a copy of the base with those layers drawn
+            afresh (`keras_tna.make_twin`). Anything but `"all"` needs the
+            twin to be the base's network.
         kernel_initializer: str or None. Initializer of the conv and dense
             kernels of both networks: a Keras initializer name, or
             `"torch_default"` (PyTorch's default for conv and linear layers);
@@ -124,6 +134,7 @@ class TrainConfig:
     augment: bool = True
     model: str = "convnet"
     twin_model: str = None
+    twin_reinit: str = "all"
     kernel_initializer: str = None
     method: str = "tna"
     alpha: float = 5e-3
@@ -196,6 +207,7 @@ class TrainConfig:
         check_network(self.model, "model")
         if self.twin_model is not None:
             check_network(self.twin_model, "twin_model")
+        check_twin_reinit(self.twin_reinit, self.model, self.twin_model)
         data_registry.resolve(self.dataset)
         if self.kernel_initializer is not None:
             initializers.kernel_initializer(self.kernel_initializer)
@@ -212,6 +224,10 @@ class TrainConfig:
     def effective_data_seed(self):
         """The seed of data order and augmentation: `data_seed`, else `seed`."""
         return self.seed if self.data_seed is None else self.data_seed
+
+    def twin_reinit_layers(self):
+        """`twin_reinit` as `keras_tna.make_twin` takes it: "all" or a list of names."""
+        return parse_twin_reinit(self.twin_reinit)
 
     def effective_alpha(self):
         """The matching weight the run uses (None for `"single"`)."""
@@ -276,7 +292,9 @@ class TrainConfig:
         """
         kwargs = config_kwargs_from_flags(stored)
         for field in dataclasses.fields(cls):
-            if field.name not in stored and field.name != "overwrite":
+            if field.name in FIELDS_ADDED_LATER and field.name not in stored:
+                kwargs[field.name] = FIELDS_ADDED_LATER[field.name]
+            elif field.name not in stored and field.name != "overwrite":
                 if field.default is not None:
                     kwargs[field.name] = None  # left out of flags.txt: it was None
         return cls(**kwargs)
@@ -345,14 +363,71 @@ def check_network(name, field="model"):
     """Raises ValueError unless `name` is a network `keras_tna.models` builds.
 
     Args:
-        name: str. A `keras_tna.models.available()` name or `keras_cv:<Class>`.
+        name: str. A `keras_tna.models.available()` name, `keras_hub:<Class>`
+            or `keras_cv:<Class>`.
         field: str. The setting that holds it (for the message).
     """
     known = tna_models.available()
-    if not isinstance(name, str) or not (name in known or name.startswith("keras_cv:")):
+    prefixes = (tna_models.KERAS_HUB_PREFIX, tna_models.KERAS_CV_PREFIX)
+    if not isinstance(name, str) or not (name in known or name.startswith(prefixes)):
         raise ValueError(
             f"Unknown network {name!r}. Known networks: {', '.join(known)} (or "
-            f"keras_cv:<BackboneClass>). Received: {field}={name!r}"
+            f"{prefixes[0]}<BackboneClass>, {prefixes[1]}<BackboneClass>). "
+            f"Received: {field}={name!r}"
+        )
+
+
+def parse_twin_reinit(value):
+    """`"all"`, or the list of layer names a `twin_reinit` string names.
+
+    Args:
+        value: str. `"all"`, `"none"` or comma-separated layer names.
+
+    Returns:
+        `"all"`, or a list of str (empty for `"none"`).
+
+    Examples:
+
+    >>> parse_twin_reinit("block_1, logits")
+    ['block_1', 'logits']
+    >>> parse_twin_reinit("none")
+    []
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            "`twin_reinit` must be 'all' (an independently initialised twin), "
+            "'none' (a copy of the base) or comma-separated layer names of the "
+            f"base, e.g. 'block_1'. Received: twin_reinit={value!r}"
+        )
+    value = value.strip()
+    if value in ("all", "none"):
+        return "all" if value == "all" else []
+    names = [name.strip() for name in value.split(",")]
+    if not all(names) or {"all", "none"} & set(names):
+        raise ValueError(
+            "`twin_reinit` takes 'all', 'none' or a comma-separated list of "
+            "layer names without empty entries. "
+            f"Received: twin_reinit={value!r}"
+        )
+    return names
+
+
+def check_twin_reinit(value, model, twin_model):
+    """Raises ValueError unless `value` is a valid `twin_reinit` for these networks.
+
+    A twin that copies the base must be the base's network. Layer names are
+    checked against the network when it is built (`keras_tna.make_twin`).
+
+    Args:
+        value: str. The `twin_reinit` setting.
+        model: str. The base network's name.
+        twin_model: str or None. The twin network's name.
+    """
+    if parse_twin_reinit(value) != "all" and twin_model not in (None, model):
+        raise ValueError(
+            "`twin_reinit` other than 'all' copies the base into the twin, so the "
+            f"twin must be the base's network {model!r}: leave --twin_model "
+            f"unset. Received: twin_reinit={value!r}, twin_model={twin_model!r}"
         )
 
 

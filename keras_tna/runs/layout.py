@@ -27,7 +27,7 @@ TWIN_FILE = "twin.keras"
 
 # The keys of results.json (docs/DESIGN.md). Known before training:
 DESCRIPTION_KEYS = (
-    "method", "model", "twin_model", "twin_checkpoint", "dataset", "seed",
+    "method", "model", "twin_model", "twin_checkpoint", "twin_reinit", "dataset", "seed",
     "alpha", "matching_start_epoch", "learning_rate", "batch_size", "epochs",
     "steps_per_epoch", "num_train", "num_test", "num_classes", "smoke",
     "params_base", "params_twin",

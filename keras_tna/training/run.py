@@ -36,6 +36,7 @@ from keras_tna.training import resume
 from keras_tna.training.callbacks import BackupKeepingLastGood, EpochExtras
 from keras_tna.training.optimizers import make_optimizer
 from keras_tna.twin_model import TwinModel
+from keras_tna.twins import make_twin
 
 
 class _PrecisionPolicy:
@@ -63,9 +64,12 @@ def versions():
     }
 
 
-def _build_twin(config, num_classes, input_shape, network_kwargs):
+def _build_twin(config, base, num_classes, input_shape, network_kwargs):
     if config.method_spec.freeze_twin:
         return load_frozen_twin(config.twin_checkpoint, num_classes, input_shape)
+    reinit = config.twin_reinit_layers()
+    if reinit != "all":
+        return copy_twin(base, reinit, seed=config.seed + TWIN_SEED_OFFSET)
     return tna_models.build(
         config.twin_model or config.model,
         num_classes,
@@ -73,6 +77,28 @@ def _build_twin(config, num_classes, input_shape, network_kwargs):
         seed=config.seed + TWIN_SEED_OFFSET,
         **network_kwargs,
     )
+
+
+def copy_twin(base, reinit, seed):
+    """The twin of the progressive re-initialisation test (paper sec. 4.2).
+
+    Args:
+        base: keras.Model. The base network, freshly built.
+        reinit: list of str. Layers of `base` to draw afresh; `[]` copies it.
+        seed: int. Seed of the re-initialised weights.
+
+    Returns:
+        keras.Model: a copy of `base` with the listed layers re-initialised.
+    """
+    with_weights = [layer.name for layer in base.layers if layer.weights]
+    unknown = [name for name in reinit if name not in with_weights]
+    if unknown:
+        raise ValueError(
+            f"--twin_reinit names layers that {base.name!r} does not have (or "
+            f"that have no weights): {unknown}. Its layers with weights are "
+            f"{with_weights}. Received: twin_reinit={','.join(reinit)!r}"
+        )
+    return make_twin(base, reinit=list(reinit), seed=seed)
 
 
 def load_frozen_twin(path, num_classes, input_shape):
@@ -265,7 +291,9 @@ def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
         **network_kwargs,
     )
     twin = (
-        _build_twin(config, bundle.num_classes, bundle.input_shape, network_kwargs)
+        _build_twin(
+            config, base, bundle.num_classes, bundle.input_shape, network_kwargs
+        )
         if method.twin
         else None
     )
@@ -316,6 +344,9 @@ def _describe(config, plan, bundle, base, twin, steps_per_epoch):
         "model": config.model,
         "twin_model": (config.twin_model or config.model) if method.twin else None,
         "twin_checkpoint": config.twin_checkpoint if method.freeze_twin else None,
+        "twin_reinit": (
+            config.twin_reinit if method.twin and not method.freeze_twin else None
+        ),
         "dataset": config.dataset,
         "seed": config.seed,
         "alpha": config.effective_alpha(),
