@@ -136,3 +136,21 @@ def test_vit_weight_decay_reaches_nested_kernels(keras_hub):
 def test_bad_input_raises_clear_errors(keras_hub, name, kwargs, error, match):
     with pytest.raises(error, match=match):
         models.build(name, 10, CIFAR, **kwargs)
+
+
+@pytest.mark.slow
+def test_app_trains_a_keras_hub_backbone_from_network_args(keras_hub, tmp_path):
+    import json
+
+    from keras_tna import training
+
+    config = training.TrainConfig(
+        dataset="digits", image_size=32, model="keras_hub:ResNetBackbone",
+        network_args=json.dumps(HUB_RESNET), method="tna", smoke=True, verbose=0,
+        output_dir=str(tmp_path),
+    )
+    results = training.train(config)
+    assert results["status"] == "completed"
+    # Both networks are the backbone built from the JSON arguments + a 10-way head.
+    expected = _counts(models.build("keras_hub:ResNetBackbone", 10, (32, 32, 1), **HUB_RESNET))
+    assert results["params_base"] == results["params_twin"] == expected

@@ -49,6 +49,14 @@ flags.DEFINE_string(
     "twin_model", None, "The twin's network (Table 8); default: as --model."
 )
 flags.DEFINE_string(
+    "network_args",
+    None,
+    "More keyword arguments of the network, as a JSON object, e.g. the "
+    "constructor arguments of a keras_hub:<BackboneClass> "
+    "('{\"block_type\": \"basic_block\", ...}'); also given to the twin when "
+    "it is the same network.",
+)
+flags.DEFINE_string(
     "twin_reinit",
     _DEFAULTS.twin_reinit,
     "How the twin starts (paper sec. 4.2, progressive re-initialisation): "
@@ -282,6 +290,9 @@ flags.register_validator("model", _check_registry(run_config.check_network))
 flags.register_validator(
     "twin_model",
     _check_registry(lambda name: run_config.check_network(name, "twin_model")),
+)
+flags.register_validator(
+    "network_args", _check_registry(run_config.parse_network_args)
 )
 flags.register_validator(
     "kernel_initializer", _check_registry(training.kernel_initializer)

@@ -7,6 +7,7 @@ Nothing in this module imports TensorFlow.
 """
 
 import dataclasses
+import json
 import math
 import os
 
@@ -71,6 +72,11 @@ class TrainConfig:
             base, e.g. `"block_1"`: a copy of the base with those layers drawn
             afresh (`keras_tna.make_twin`). Anything but `"all"` needs the
             twin to be the base's network.
+        network_args: str or None. More keyword arguments of the network's
+            builder, as a JSON object: e.g. a `"keras_hub:ResNetBackbone"`'s
+            constructor arguments (`'{"block_type": "basic_block", ...}'`) or
+            `'{"width": 2}'`. Given to the base, and to the twin when it is
+            the same network.
         kernel_initializer: str or None. Initializer of the conv and dense
             kernels of both networks: a Keras initializer name, or
             `"torch_default"` (PyTorch's default for conv and linear layers);
@@ -135,6 +141,7 @@ class TrainConfig:
     model: str = "convnet"
     twin_model: str = None
     twin_reinit: str = "all"
+    network_args: str = None
     kernel_initializer: str = None
     method: str = "tna"
     alpha: float = 5e-3
@@ -168,7 +175,7 @@ class TrainConfig:
     def __post_init__(self):
         for field in (
             "data_dir", "twin_model", "twin_checkpoint", "tpu_address",
-            "kernel_initializer",
+            "kernel_initializer", "network_args",
         ):
             if getattr(self, field) == "":
                 setattr(self, field, None)
@@ -211,6 +218,7 @@ class TrainConfig:
         data_registry.resolve(self.dataset)
         if self.kernel_initializer is not None:
             initializers.kernel_initializer(self.kernel_initializer)
+        parse_network_args(self.network_args)
         if METHODS[self.method].freeze_twin:
             check_twin_checkpoint(self.twin_checkpoint)
         return self
@@ -224,6 +232,10 @@ class TrainConfig:
     def effective_data_seed(self):
         """The seed of data order and augmentation: `data_seed`, else `seed`."""
         return self.seed if self.data_seed is None else self.data_seed
+
+    def network_kwargs(self):
+        """`network_args` as a dict of keyword arguments ({} when unset)."""
+        return parse_network_args(self.network_args)
 
     def twin_reinit_layers(self):
         """`twin_reinit` as `keras_tna.make_twin` takes it: "all" or a list of names."""
@@ -375,6 +387,38 @@ def check_network(name, field="model"):
             f"{prefixes[0]}<BackboneClass>, {prefixes[1]}<BackboneClass>). "
             f"Received: {field}={name!r}"
         )
+
+
+def parse_network_args(value):
+    """The keyword arguments a `network_args` JSON object names.
+
+    Args:
+        value: str or None. A JSON object, e.g. `'{"width": 2}'`.
+
+    Returns:
+        dict (empty for None).
+
+    Examples:
+
+    >>> parse_network_args('{"width": 2}')
+    {'width': 2}
+    """
+    if value is None:
+        return {}
+    try:
+        kwargs = json.loads(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            "`network_args` must be a JSON object of the network's keyword "
+            "arguments, e.g. '{\"width\": 2}' (quote it for the shell). "
+            f"Received: network_args={value!r} ({error})"
+        ) from None
+    if not isinstance(kwargs, dict):
+        raise ValueError(
+            "`network_args` must be a JSON object (a {...} of keyword "
+            f"arguments). Received: network_args={value!r}"
+        )
+    return kwargs
 
 
 def parse_twin_reinit(value):

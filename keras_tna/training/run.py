@@ -70,12 +70,14 @@ def _build_twin(config, base, num_classes, input_shape, network_kwargs):
     reinit = config.twin_reinit_layers()
     if reinit != "all":
         return copy_twin(base, reinit, seed=config.seed + TWIN_SEED_OFFSET)
+    same_network = config.twin_model in (None, config.model)
     return tna_models.build(
         config.twin_model or config.model,
         num_classes,
         input_shape,
         seed=config.seed + TWIN_SEED_OFFSET,
         **network_kwargs,
+        **(config.network_kwargs() if same_network else {}),
     )
 
 
@@ -289,6 +291,7 @@ def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
         bundle.input_shape,
         seed=config.seed,
         **network_kwargs,
+        **config.network_kwargs(),
     )
     twin = (
         _build_twin(
