@@ -10,6 +10,9 @@ Each backend's module defines `STEPS` with the same methods:
   the base's and the twin's optimizers into one `TwinOptimizer`).
 - `build_optimizers(model)`: creates both optimizers' variables.
 - `num_replicas()`: replicas of the current `tf.distribute` strategy (1 on JAX).
+- `assert_labels(model, y, num_classes, marker)`: `y` with a check, inside the
+  step, that the class ids are whole and in `[0, num_classes)`; a failure's
+  error text holds `marker` (`keras_tna.checks.during_fit`).
 """
 
 import importlib

@@ -7,7 +7,10 @@ base's and the twin's optimizers and splits variables, gradients and state
 between them, so each network is still updated by its own optimizer only.
 """
 
+import functools
+
 import jax
+import jax.numpy as jnp
 import keras
 from keras import ops
 from keras.src.saving.keras_saveable import KerasSaveable
@@ -197,6 +200,27 @@ class JaxSteps:
 
     def num_replicas(self):
         return 1
+
+    def assert_labels(self, model, y, num_classes, marker):
+        """Checks class-id labels on the host: two scalars leave the device."""
+        flat = jnp.reshape(y, (-1,))
+        if jnp.issubdtype(flat.dtype, jnp.floating):
+            whole = jnp.all(flat == jnp.floor(flat))
+        else:
+            whole = jnp.array(True)
+        ok = whole & jnp.all((flat >= 0) & (flat < num_classes))
+        jax.debug.callback(
+            functools.partial(_raise_bad_labels, marker),
+            ok, num_classes, jnp.min(flat), jnp.max(flat), whole,
+        )
+        return y
+
+
+def _raise_bad_labels(marker, ok, num_classes, low, high, whole):
+    if not bool(ok):
+        raise ValueError(
+            f"[{marker}] [{int(num_classes)}] [{low}] [{high}] [{int(bool(whole))}]"
+        )
 
 
 STEPS = JaxSteps()
