@@ -13,6 +13,15 @@ import jax
 import jax.numpy as jnp
 import keras
 from keras import ops
+
+# The one private keras name in keras_tna. Keras' saving walker
+# (`keras.saving.save_model`, `load_model`, checkpoints) visits only
+# `KerasSaveable` objects, and keras 3.15 exports no public base class for them
+# (`keras.saving` has none). The public alternative, subclassing
+# `keras.optimizers.Optimizer`, would give TwinOptimizer its own `iterations`
+# and learning-rate variables: they would join the state keras threads through
+# the JAX step and the saved file, which then would no longer match the
+# TensorFlow one. If keras moves the name, only this import breaks.
 from keras.src.saving.keras_saveable import KerasSaveable
 
 
