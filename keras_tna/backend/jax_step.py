@@ -210,6 +210,10 @@ class JaxSteps:
     def num_replicas(self):
         return 1
 
+    def compile_fn(self, fn, static_argnames=()):
+        """`fn` under `jax.jit`, with `static_argnames` as Python values."""
+        return jax.jit(fn, static_argnames=tuple(static_argnames))
+
     def assert_labels(self, model, y, num_classes, marker):
         """Checks class-id labels on the host: two scalars leave the device."""
         flat = jnp.reshape(y, (-1,))

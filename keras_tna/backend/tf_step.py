@@ -54,6 +54,10 @@ class TensorFlowSteps:
     def num_replicas(self):
         return tf.distribute.get_strategy().num_replicas_in_sync
 
+    def compile_fn(self, fn, static_argnames=()):
+        """`fn` as it is: keras' `tf.function` step traces it."""
+        return fn
+
     def assert_labels(self, model, y, num_classes, marker):
         """Asserts class-id labels in [0, num_classes), whole (not under XLA)."""
         if getattr(model, "jit_compile", False):
