@@ -4,7 +4,6 @@ import copy
 import warnings
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_tna import backend
@@ -115,7 +114,7 @@ class TwinModel(keras.Model):
         matching_start_epoch=0,
         **kwargs,
     ):
-        _check_networks(base, twin)
+        checks.check_networks(base, twin)
         checks.check_input_shapes(base, twin)
         checks.check_alpha(alpha)
         checks.check_temperature(temperature)
@@ -391,7 +390,7 @@ class TwinModel(keras.Model):
             guard = DivergenceGuard(restore_last_good=True)
             callbacks.append(guard)
         if self.freeze_twin:
-            callbacks.append(checks.FrozenTwinCheck(_num_classes(self.base)))
+            callbacks.append(checks.FrozenTwinCheck(checks.count_classes(self)))
         epochs = bound.get("epochs", 1)
         if self.alpha > 0 and self.matching_start_epoch >= epochs:
             warnings.warn(
@@ -430,13 +429,13 @@ class TwinModel(keras.Model):
         checks.check_data(
             self, x, y, arguments.get("sample_weight"), fit_kwargs=arguments
         )
-        x_first, y_first = _first_batch(x, y)
+        x_first, y_first = checks.first_batch(x, y)
         if not self.built and x_first is not None:
             self.base(x_first[:1])
             self.twin(x_first[:1])
             self.built = True
-        _check_logit_shapes(self.base, self.twin, x_first)
-        _check_labels(y_first, _num_classes(self.base))
+        checks.check_logit_shapes(self.base, self.twin, x_first)
+        checks.check_sample_labels(y_first, checks.count_classes(self))
         self.build_optimizers()
 
     # ------------------------------------------------------------------ export
@@ -536,127 +535,3 @@ def _input_shape(model):
             "The base network has no known input shape; build it (call it on "
             f"a batch) first. Received: base={model.name!r}"
         ) from None
-
-
-def _num_classes(model):
-    try:
-        return int(model.outputs[0].shape[-1])
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return None
-
-
-def _ends_in_softmax(model):
-    layers = getattr(model, "layers", None)
-    if not layers:
-        return False
-    last = layers[-1]
-    if isinstance(last, keras.layers.Softmax):
-        return True
-    activation = getattr(last, "activation", None)
-    return getattr(activation, "__name__", "") == "softmax"
-
-
-def _check_networks(base, twin):
-    for role, net in (("base", base), ("twin", twin)):
-        if not isinstance(net, keras.Model):
-            raise TypeError(
-                f"`{role}` must be a keras.Model that outputs class logits. "
-                f"Received: {role}={net!r}"
-            )
-        if _ends_in_softmax(net):
-            warnings.warn(
-                f"The {role} network {net.name!r} ends in a softmax; TwinModel "
-                "expects logits (TNA matches logits, and the cross-entropy is "
-                "applied from logits). Remove the final softmax.",
-                stacklevel=3,
-            )
-    if twin is base:
-        raise ValueError(
-            "`twin` is the same object as `base`; TNA needs two networks with "
-            "separate weights. Build a second network, e.g. "
-            "keras_tna.make_twin(base)."
-        )
-    base_ids = {id(v) for v in base.weights}
-    if any(id(v) in base_ids for v in twin.weights):
-        raise ValueError(
-            "`twin` shares weights with `base`; TNA needs two networks with "
-            "separate weights. Build a second network, e.g. "
-            "keras_tna.make_twin(base)."
-        )
-    _check_logit_shapes(base, twin, None)
-
-
-def _check_logit_shapes(base, twin, x_first):
-    shapes = []
-    for net in (base, twin):
-        try:
-            shapes.append(tuple(net.outputs[0].shape[1:]))
-        except (AttributeError, IndexError, TypeError, ValueError):
-            if x_first is None:
-                return
-            shapes.append(tuple(net(x_first[:1]).shape[1:]))
-    if shapes[0] != shapes[1]:
-        raise ValueError(
-            "`base` and `twin` must output logits of the same shape. "
-            f"Received: base logits {shapes[0]}, twin logits {shapes[1]}"
-        )
-
-
-def _first_batch(x, y):
-    """A sample `(x, y)` to check, without consuming any data.
-
-    Arrays are returned as they are. A `tf.data.Dataset` (or another iterable)
-    is never iterated here: one extra pass would advance its reshuffling, so a
-    TwinModel and a plain model fed the same seeded pipeline would see their
-    batches in different orders. From a dataset only its `element_spec` is
-    used: zeros of one example's shape, and one-hot label widths (integer
-    label values are checked by the data pipeline's `num_classes`).
-    """
-    if x is None:
-        return None, None
-    spec = getattr(x, "element_spec", None)
-    if y is None and spec is not None:
-        if not isinstance(spec, (tuple, list)) or len(spec) < 2:
-            return None, None
-        x_spec, y_spec = spec[0], spec[1]
-        try:
-            x_zero = np.zeros((1,) + tuple(x_spec.shape[1:]), x_spec.dtype.as_numpy_dtype)
-        except (AttributeError, TypeError, ValueError):
-            x_zero = None
-        y_shape = tuple(getattr(y_spec, "shape", ()))
-        y_zero = None
-        if len(y_shape) == 2 and y_shape[-1] not in (None, 1):
-            y_zero = np.zeros((1, y_shape[-1]), "float32")  # one-hot: width only
-        return x_zero, y_zero
-    if y is None:
-        return None, None
-    return _as_numpy(x), _as_numpy(y)
-
-
-def _as_numpy(value):
-    try:
-        return np.asarray(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _check_labels(y, num_classes):
-    if y is None or num_classes is None or y.dtype == object:
-        return
-    if y.ndim >= 2 and y.shape[-1] not in (1,):
-        if y.shape[-1] != num_classes:
-            raise ValueError(
-                f"One-hot labels have {y.shape[-1]} classes but the networks "
-                f"output {num_classes} logits. Received: labels of shape "
-                f"{y.shape}"
-            )
-        return
-    if not np.issubdtype(y.dtype, np.number):
-        return
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(
-            f"Labels must be class ids in [0, {num_classes}) for networks with "
-            f"{num_classes} logits. Received: labels from {y.min()} to "
-            f"{y.max()}; build the networks with num_classes={int(y.max()) + 1} "
-            "or fix the labels."
-        )

@@ -133,20 +133,7 @@ def define_cases():
     Y = rng.integers(0, C, size=N).astype("int32")
     ONEHOT = np.eye(C, dtype="float32")[Y]
 
-    def dense(seed=0, d=D, c=C, softmax=False):
-        return keras.Sequential([
-            keras.Input((d,)),
-            keras.layers.Dense(c, activation="softmax" if softmax else None,
-                               kernel_initializer=keras.initializers.GlorotUniform(seed)),
-        ])
-
-    def conv(seed=0, shape=(8, 8, 1)):
-        return keras.Sequential([
-            keras.Input(shape),
-            keras.layers.Conv2D(2, 3, kernel_initializer=keras.initializers.GlorotUniform(seed)),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(C),
-        ])
+    from _tiny_nets import conv, dense  # tests/_tiny_nets.py
 
     def model(**kw):
         return TwinModel(dense(0), dense(1), **kw)
@@ -327,7 +314,7 @@ def define_cases():
     gray = rng.normal(size=(N, 8, 8)).astype("float32")
     case(T, "grayscale images without a channel axis (valid: keras adds it)", r".",
          valid=True)(
-        lambda: fit(TwinModel(conv(0), conv(1)), gray, Y))
+        lambda: fit(TwinModel(conv(0, (8, 8, 1)), conv(1, (8, 8, 1))), gray, Y))
     case(T, "channels-first images", r"channel")(
         lambda: fit(TwinModel(conv(0, (8, 8, 3)), conv(1, (8, 8, 3))),
                     rng.normal(size=(N, 3, 8, 8)).astype("float32"), Y))

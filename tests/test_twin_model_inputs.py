@@ -14,23 +14,9 @@ import tensorflow as tf
 
 from keras_tna import DivergenceGuard, TwinModel
 
-D, C, N = 5, 4, 32
+from _tiny_nets import C, D, conv, dense  # tests/_tiny_nets.py
 
-
-def dense(seed=0, d=D, c=C):
-    return keras.Sequential([
-        keras.Input((d,)),
-        keras.layers.Dense(c, kernel_initializer=keras.initializers.GlorotUniform(seed)),
-    ])
-
-
-def conv(seed=0, shape=(6, 6, 3)):
-    return keras.Sequential([
-        keras.Input(shape),
-        keras.layers.Conv2D(2, 3, kernel_initializer=keras.initializers.GlorotUniform(seed)),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(C),
-    ])
+N = 32
 
 
 def data(seed=0, n=N):

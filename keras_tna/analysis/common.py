@@ -470,3 +470,17 @@ def block_label(name):
 def method_label(method):
     """Display name of a training method ("tna" -> "TNA")."""
     return methods.label(method)
+
+
+def block_table(names, columns, cell):
+    """A markdown table with one row per block and one column per key.
+
+    Args:
+        names: list of str, the block layers (rows, labelled by `block_label`).
+        columns: iterable of str, the column headers after "Layer".
+        cell: callable `(column, name) -> str`, the text of a cell.
+    """
+    columns = list(columns)
+    rows = [[block_label(n)] + [cell(c, n) for c in columns] for n in names]
+    return markdown_table(["Layer"] + columns, rows)
+

@@ -1,4 +1,4 @@
-"""TwinModel's backend-specific steps: the one place a backend name is tested.
+"""Backend-specific code: the one place a backend name is tested.
 
 `steps()` returns the step object of the running Keras backend; `TwinModel`
 asks for it once, when it is built, and never tests a backend name itself.
@@ -10,6 +10,14 @@ Each backend's module defines `STEPS` with the same methods:
   the base's and the twin's optimizers into one `TwinOptimizer`).
 - `build_optimizers(model)`: creates both optimizers' variables.
 - `num_replicas()`: replicas of the current `tf.distribute` strategy (1 on JAX).
+- `assert_labels(model, y, num_classes, marker)`: `y` with a check, inside the
+  step, that the class ids are whole and in `[0, num_classes)`; a failure's
+  error text holds `marker` (`keras_tna.checks.during_fit`).
+- `compile_fn(fn, static_argnames)`: `fn` compiled for the device (`jax.jit`
+  on JAX; as it is on TensorFlow, where keras' step traces it).
+
+`compile_fn(fn, ...)` at module level serves code outside TwinModel (the
+TensorFlow-free data path) on any backend.
 """
 
 import importlib
@@ -47,3 +55,28 @@ def steps(backend=None):
             f"KERAS_BACKEND={name!r}"
         )
     return importlib.import_module(_MODULES[name]).STEPS
+
+
+def compile_fn(fn, static_argnames=()):
+    """`fn` compiled for the running backend's device, for batch transforms.
+
+    `jax.jit` on JAX; on TensorFlow, and on backends TwinModel does not train
+    on, `fn` as it is.
+
+    Args:
+        fn: callable on tensors.
+        static_argnames: sequence of str. Arguments that are Python values.
+
+    Returns:
+        A callable.
+
+    Examples:
+
+    >>> double = compile_fn(lambda x: x * 2)
+    >>> int(double(3))
+    6
+    """
+    name = keras.backend.backend()
+    if name not in _MODULES:
+        return fn
+    return steps(name).compile_fn(fn, static_argnames)

@@ -7,9 +7,21 @@ base's and the twin's optimizers and splits variables, gradients and state
 between them, so each network is still updated by its own optimizer only.
 """
 
+import functools
+
 import jax
+import jax.numpy as jnp
 import keras
 from keras import ops
+
+# The one private keras name in keras_tna. Keras' saving walker
+# (`keras.saving.save_model`, `load_model`, checkpoints) visits only
+# `KerasSaveable` objects, and keras 3.15 exports no public base class for them
+# (`keras.saving` has none). The public alternative, subclassing
+# `keras.optimizers.Optimizer`, would give TwinOptimizer its own `iterations`
+# and learning-rate variables: they would join the state keras threads through
+# the JAX step and the saved file, which then would no longer match the
+# TensorFlow one. If keras moves the name, only this import breaks.
 from keras.src.saving.keras_saveable import KerasSaveable
 
 
@@ -197,6 +209,31 @@ class JaxSteps:
 
     def num_replicas(self):
         return 1
+
+    def compile_fn(self, fn, static_argnames=()):
+        """`fn` under `jax.jit`, with `static_argnames` as Python values."""
+        return jax.jit(fn, static_argnames=tuple(static_argnames))
+
+    def assert_labels(self, model, y, num_classes, marker):
+        """Checks class-id labels on the host: two scalars leave the device."""
+        flat = jnp.reshape(y, (-1,))
+        if jnp.issubdtype(flat.dtype, jnp.floating):
+            whole = jnp.all(flat == jnp.floor(flat))
+        else:
+            whole = jnp.array(True)
+        ok = whole & jnp.all((flat >= 0) & (flat < num_classes))
+        jax.debug.callback(
+            functools.partial(_raise_bad_labels, marker),
+            ok, num_classes, jnp.min(flat), jnp.max(flat), whole,
+        )
+        return y
+
+
+def _raise_bad_labels(marker, ok, num_classes, low, high, whole):
+    if not bool(ok):
+        raise ValueError(
+            f"[{marker}] [{int(num_classes)}] [{low}] [{high}] [{int(bool(whole))}]"
+        )
 
 
 STEPS = JaxSteps()

@@ -54,5 +54,31 @@ class TensorFlowSteps:
     def num_replicas(self):
         return tf.distribute.get_strategy().num_replicas_in_sync
 
+    def compile_fn(self, fn, static_argnames=()):
+        """`fn` as it is: keras' `tf.function` step traces it."""
+        return fn
+
+    def assert_labels(self, model, y, num_classes, marker):
+        """Asserts class-id labels in [0, num_classes), whole (not under XLA)."""
+        if getattr(model, "jit_compile", False):
+            return y  # asserts do not compile under XLA
+        flat = tf.reshape(y, (-1,))
+        if flat.dtype.is_floating:
+            whole = tf.reduce_all(tf.equal(flat, tf.floor(flat)))
+        else:
+            whole = tf.constant(True)
+        in_range = tf.logical_and(
+            tf.reduce_all(flat >= 0),
+            tf.reduce_all(flat < tf.cast(num_classes, flat.dtype)),
+        )
+        check = tf.debugging.Assert(
+            tf.logical_and(whole, in_range),
+            [marker, num_classes, tf.reduce_min(flat), tf.reduce_max(flat),
+             tf.cast(whole, "int32")],
+            summarize=1,
+        )
+        with tf.control_dependencies([check]):  # before the loss sees the labels
+            return tf.identity(y)
+
 
 STEPS = TensorFlowSteps()

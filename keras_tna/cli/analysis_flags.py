@@ -75,6 +75,11 @@ def runs_note(runs, skipped):
     return note
 
 
+def report_head(title, runs, skipped):
+    """A report's title, the command that made it and its "Runs:" lines."""
+    return f"# {title}\n\nCommand:\n\n    {command_line()}\n\n" + runs_note(runs, skipped)
+
+
 def program(name, analysis):
     """The absl `main` and the entry point of an analysis program.
 

@@ -81,18 +81,13 @@ def run_cka():
         kind: {n: [p["matrix"][i][i] for p in per_pair[kind]] for i, n in enumerate(names)}
         for kind in matrices
     }
-    header = ["Layer"] + list(matrices)
-    rows = [
-        [common.block_label(n)] + [common.format_mean_std(diagonals[k][n]) for k in matrices]
-        for n in names
-    ]
-    table = common.markdown_table(header, rows)
+    table = common.block_table(
+        names, matrices, lambda k, n: common.format_mean_std(diagonals[k][n])
+    )
     dataset = common.dataset_label(runs[0])
     title = f"Linear CKA per block, {dataset} test set, {num_examples} images"
     markdown = (
-        f"# {title}\n\n"
-        f"Command:\n\n    {analysis_flags.command_line()}\n\n"
-        + analysis_flags.runs_note(runs, skipped)
+        analysis_flags.report_head(title, runs, skipped)
         + f"{table}\n\n"
         "Mean ± sample std (ddof=1) over the pairs of each kind (n pairs). Minibatch "
         f"linear CKA (unbiased HSIC_1 averaged over batches of {FLAGS.batch_size}, "

@@ -85,18 +85,13 @@ def run_probes():
             values.setdefault(label, {}).setdefault(n, []).append(result.val_accuracy[n])
         print(f"{label} seed {run.seed}: " + ", ".join(
             f"{common.block_label(n)} {100 * result.val_accuracy[n]:.2f}%" for n in names), flush=True)
-    header = ["Layer"] + list(values)
-    rows = [
-        [common.block_label(n)] + [common.format_mean_std(values[m][n], 2, 100, "%") for m in values]
-        for n in names
-    ]
-    table = common.markdown_table(header, rows)
+    table = common.block_table(
+        names, values, lambda m, n: common.format_mean_std(values[m][n], 2, 100, "%")
+    )
     dataset = common.dataset_label(runs[0])
     title = f"Linear probe test accuracy per block, {dataset}"
     markdown = (
-        f"# {title}\n\n"
-        f"Command:\n\n    {analysis_flags.command_line()}\n\n"
-        + analysis_flags.runs_note(runs, skipped)
+        analysis_flags.report_head(title, runs, skipped)
         + f"{table}\n\n"
         f"Base networks, frozen; each block output averaged per channel; a linear "
         f"probe trained with SGD (lr {FLAGS.learning_rate:g}, momentum {FLAGS.momentum:g}, "

@@ -161,9 +161,7 @@ def report(runs, skipped, source, bundle, names, severities, clean_labels, resul
         else f"Released corruptions: {source.description}."
     )
     markdown = (
-        f"# Corruption robustness, {dataset}\n\n"
-        f"Command:\n\n    {analysis_flags.command_line()}\n\n"
-        + analysis_flags.runs_note(runs, skipped)
+        analysis_flags.report_head(f"Corruption robustness, {dataset}", runs, skipped)
         + f"{kind_note}\n\n"
         f"{table}\n\n"
         f"Top-1 accuracy of the base networks on {n_images} test images per variant, "

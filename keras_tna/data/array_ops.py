@@ -8,10 +8,10 @@ TensorFlow-free datasets (`keras_tna.data.arrays`). The augmentation itself
 
 import functools
 
-import keras
 import numpy as np
 from keras import ops
 
+from keras_tna import backend
 from keras_tna.data.source import (
     RESIZED_CROP_ATTEMPTS,
     RESIZED_CROP_RATIO,
@@ -161,15 +161,7 @@ _DEVICE_FNS = {
 
 
 @functools.lru_cache(maxsize=None)
-def _compiled(name, backend):
-    fn, static = _DEVICE_FNS[name]
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn, static_argnames=static)
-    return fn
-
-
 def device_fn(name):
-    """The batch transform `name`, compiled with `jax.jit` on the JAX backend."""
-    return _compiled(name, keras.backend.backend())
+    """The batch transform `name`, compiled for the backend (`jax.jit` on JAX)."""
+    fn, static = _DEVICE_FNS[name]
+    return backend.compile_fn(fn, static_argnames=static)

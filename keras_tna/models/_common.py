@@ -1,6 +1,7 @@
 """Helpers shared by the network builders: argument checks, layer settings, seeds."""
 
 import contextlib
+import inspect
 import random
 
 import keras
@@ -213,3 +214,74 @@ class LayerSettings:
         return keras.layers.BatchNormalization(
             momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name
         )
+
+
+# ------------------------------------------- backbones of keras-cv and keras-hub
+def _is_backbone(models, cls):
+    return (
+        inspect.isclass(cls)
+        and issubclass(cls, models.Backbone)
+        and cls is not models.Backbone
+    )
+
+
+def backbone_classes(models, usable):
+    """Sorted names of the backbone classes of a library that keras_tna builds.
+
+    Args:
+        models: module, `keras_cv.models` or `keras_hub.models`.
+        usable: callable `(attr, cls) -> bool`: which subclasses of
+            `models.Backbone` build offline from explicit arguments.
+    """
+    return sorted(
+        attr
+        for attr in dir(models)
+        if _is_backbone(models, getattr(models, attr))
+        and usable(attr, getattr(models, attr))
+    )
+
+
+def backbone_class(models, class_name, library, prefix, usable):
+    """`models.<class_name>`, or a ValueError listing the usable classes.
+
+    Args:
+        models: module, `keras_cv.models` or `keras_hub.models`.
+        class_name: str, the requested class.
+        library: str, the library's name for messages ("keras-cv").
+        prefix: str, the network-name prefix ("keras_cv:").
+        usable: callable `(attr, cls) -> bool`, as for `backbone_classes`.
+    """
+    cls = getattr(models, class_name, None)
+    if not _is_backbone(models, cls):
+        raise ValueError(
+            f"'{class_name}' is not a {library} backbone class; use one of "
+            f"{backbone_classes(models, usable)}. Received: '{prefix}{class_name}'"
+        )
+    return cls
+
+
+def refuse_arguments(network, kwargs, refused):
+    """Raises when `kwargs` holds an argument of `refused` ((name, why) pairs)."""
+    for argument, why in refused:
+        if argument in kwargs:
+            raise ValueError(
+                f"'{network}' does not take `{argument}` ({why}). "
+                f"Received: {argument}={kwargs[argument]!r}"
+            )
+
+
+def classifier_on(backbone, block_layers, pool, num_classes, weight_decay, name):
+    """A classifier on a built backbone: pooling, then linear float32 logits.
+
+    Renames the layers `block_layers` (depth order) `block_1`, `block_2`, ...,
+    pools the backbone's output with `pool` and puts the L2 penalty on every
+    kernel (`add_weight_decay`).
+    """
+    for i, layer_name in enumerate(list(block_layers), start=1):
+        backbone.get_layer(layer_name).name = f"block_{i}"
+    settings = LayerSettings("glorot_uniform", weight_decay)
+    features = pool(backbone.output)
+    outputs = settings.logits(num_classes)(features)
+    model = keras.Model(backbone.input, outputs, name=name)
+    add_weight_decay(model, weight_decay)
+    return model

@@ -32,30 +32,19 @@ def _is_preset_alias(cls):
     return "__new__" in vars(cls)
 
 
+def _usable(attr, cls):
+    return not _is_preset_alias(cls)
+
+
 def backbone_classes():
     """Names of the keras-cv backbone classes that build from explicit arguments."""
-    keras_cv = _keras_cv()
-    names = []
-    for attr in dir(keras_cv.models):
-        cls = getattr(keras_cv.models, attr)
-        if (
-            inspect.isclass(cls)
-            and issubclass(cls, keras_cv.models.Backbone)
-            and cls is not keras_cv.models.Backbone
-            and not _is_preset_alias(cls)
-        ):
-            names.append(attr)
-    return sorted(names)
+    return _common.backbone_classes(_keras_cv().models, _usable)
 
 
 def _backbone_class(class_name):
-    keras_cv = _keras_cv()
-    cls = getattr(keras_cv.models, class_name, None)
-    if not (inspect.isclass(cls) and issubclass(cls, keras_cv.models.Backbone)):
-        raise ValueError(
-            f"'{class_name}' is not a keras-cv backbone class; use one of "
-            f"{backbone_classes()}. Received: '{KERAS_CV_PREFIX}{class_name}'"
-        )
+    cls = _common.backbone_class(
+        _keras_cv().models, class_name, "keras-cv", KERAS_CV_PREFIX, _usable
+    )
     if _is_preset_alias(cls):
         raise ValueError(
             f"keras_cv.models.{class_name} is a preset alias: it downloads its "
@@ -112,18 +101,13 @@ def classifier_on_backbone(
     ```
     """
     cls = _backbone_class(class_name)
-    for forbidden, why in (
+    _common.refuse_arguments(f"{KERAS_CV_PREFIX}{class_name}", backbone_kwargs, (
         ("preset", "presets download weights and fail offline"),
         ("weights", "presets download weights and fail offline"),
         ("input_shape", "it is build()'s third argument"),
         ("input_tensor", "build() makes the input"),
         ("kernel_initializer", "keras-cv backbones choose their own initializers"),
-    ):
-        if forbidden in backbone_kwargs:
-            raise ValueError(
-                f"'{KERAS_CV_PREFIX}{class_name}' does not take `{forbidden}` "
-                f"({why}). Received: {forbidden}={backbone_kwargs[forbidden]!r}"
-            )
+    ))
     accepted = inspect.signature(cls.__init__).parameters
     if "include_rescaling" in accepted:
         backbone_kwargs.setdefault("include_rescaling", False)
@@ -139,13 +123,12 @@ def classifier_on_backbone(
         levels = getattr(backbone, "pyramid_level_inputs", None) or {}
         names = [levels[k] for k in sorted(levels, key=lambda k: int(k[1:]))]
     else:
-        names = list(block_layers(backbone))
-    for i, layer_name in enumerate(names, start=1):
-        backbone.get_layer(layer_name).name = f"block_{i}"
-
-    settings = _common.LayerSettings("glorot_uniform", weight_decay)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(backbone.output)
-    outputs = settings.logits(num_classes)(x)
-    model = keras.Model(backbone.input, outputs, name=name or class_name.lower())
-    _common.add_weight_decay(model, weight_decay)
-    return model
+        names = block_layers(backbone)
+    return _common.classifier_on(
+        backbone,
+        names,
+        keras.layers.GlobalAveragePooling2D(name="avg_pool"),
+        num_classes,
+        weight_decay,
+        name=name or class_name.lower(),
+    )

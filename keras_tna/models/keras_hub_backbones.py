@@ -49,30 +49,17 @@ def backbone_classes():
     keras_hub_backbones.backbone_classes()  # ['CSPNetBackbone', ..., 'ViTBackbone']
     ```
     """
-    keras_hub = _keras_hub()
-    generic = {"Backbone", "FeaturePyramidBackbone"}
-    names = []
-    for attr in dir(keras_hub.models):
-        cls = getattr(keras_hub.models, attr)
-        if (
-            inspect.isclass(cls)
-            and issubclass(cls, keras_hub.models.Backbone)
-            and attr not in generic
-            and _shape_argument(cls) is not None
-        ):
-            names.append(attr)
-    return sorted(names)
+    return _common.backbone_classes(_keras_hub().models, _usable)
+
+
+def _usable(attr, cls):
+    return attr != "FeaturePyramidBackbone" and _shape_argument(cls) is not None
 
 
 def _backbone_class(class_name):
-    keras_hub = _keras_hub()
-    cls = getattr(keras_hub.models, class_name, None)
-    if not (inspect.isclass(cls) and issubclass(cls, keras_hub.models.Backbone)):
-        raise ValueError(
-            f"'{class_name}' is not a keras-hub backbone class; use an image "
-            f"backbone, one of {backbone_classes()}. "
-            f"Received: '{KERAS_HUB_PREFIX}{class_name}'"
-        )
+    cls = _common.backbone_class(
+        _keras_hub().models, class_name, "keras-hub", KERAS_HUB_PREFIX, _usable
+    )
     if _shape_argument(cls) is None:
         raise ValueError(
             f"keras_hub.models.{class_name} takes no image shape (it is not an "
@@ -163,18 +150,13 @@ def hub_classifier(
     """
     cls = _backbone_class(class_name)
     shape_argument = _shape_argument(cls)
-    for forbidden, why in (
+    _common.refuse_arguments(f"{KERAS_HUB_PREFIX}{class_name}", backbone_kwargs, (
         ("preset", "presets download weights and fail offline"),
         ("load_weights", "presets download weights and fail offline"),
         ("weights", "presets download weights and fail offline"),
         (shape_argument, "it is build()'s third argument"),
         ("kernel_initializer", "keras-hub backbones choose their own initializers"),
-    ):
-        if forbidden in backbone_kwargs:
-            raise ValueError(
-                f"'{KERAS_HUB_PREFIX}{class_name}' does not take `{forbidden}` "
-                f"({why}). Received: {forbidden}={backbone_kwargs[forbidden]!r}"
-            )
+    ))
     try:
         backbone = cls(**{shape_argument: tuple(input_shape)}, **backbone_kwargs)
     except (TypeError, ValueError) as error:
@@ -192,11 +174,11 @@ def hub_classifier(
         )
 
     finder = _pyramid_block_layers if block_layers is None else block_layers
-    for i, layer_name in enumerate(list(finder(backbone)), start=1):
-        backbone.get_layer(layer_name).name = f"block_{i}"
-
-    settings = _common.LayerSettings("glorot_uniform", weight_decay)
-    outputs = settings.logits(num_classes)(_pool(backbone.output))
-    model = keras.Model(backbone.input, outputs, name=name or class_name.lower())
-    _common.add_weight_decay(model, weight_decay)
-    return model
+    return _common.classifier_on(
+        backbone,
+        finder(backbone),
+        _pool,
+        num_classes,
+        weight_decay,
+        name=name or class_name.lower(),
+    )

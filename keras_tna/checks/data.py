@@ -1,172 +1,14 @@
-"""Checks of `TwinModel`'s arguments and data, each with a one-line answer.
+"""Checks of the data given to `fit`/`evaluate`, before any training step.
 
-Every check raises `ValueError` or `TypeError` with one line that names the
-problem, the fix and what was received (`Received: ...`), before any training
-step runs. Data checks never iterate a `tf.data.Dataset` (one extra pass would
-advance its reshuffling): they read its `element_spec` and `cardinality`, and
-values that only the pipeline can show (labels out of range, fractional float
-labels) are checked inside the TensorFlow step by `labels_in_step`, whose
-failure `reraise_step_error` turns into the same kind of one-line error.
+They never iterate a `tf.data.Dataset` (one extra pass would advance its
+reshuffling): they read its `element_spec` and `cardinality`; values that only
+the pipeline can show are checked inside the step (`keras_tna.checks.during_fit`).
 """
-
-import math
-import numbers
-import re
-import weakref
 
 import keras
 import numpy as np
 
-_OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
-_LABEL_MARKER = "keras_tna_bad_labels"
-
-
-# ------------------------------------------------------------------ arguments
-def check_alpha(alpha):
-    """Raises unless `alpha` is a finite real number >= 0 (not a bool)."""
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
-        raise ValueError(
-            "`alpha` must be a number >= 0, not a bool or a string (the paper "
-            f"uses 5e-3; 0 trains two independent networks). Received: alpha={alpha!r}"
-        )
-    if not (math.isfinite(alpha) and alpha >= 0):
-        raise ValueError(
-            "`alpha` must be a finite number >= 0 (the paper uses 5e-3; 0 trains "
-            f"two independent networks). Received: alpha={alpha!r}"
-        )
-
-
-def check_temperature(temperature):
-    """Raises unless `temperature` is a finite real number > 0."""
-    if (
-        isinstance(temperature, (bool, np.bool_))
-        or not isinstance(temperature, numbers.Real)
-        or not (math.isfinite(temperature) and temperature > 0)
-    ):
-        raise ValueError(
-            "`temperature` must be a finite positive number (1.0 is DML as "
-            f"published). Received: temperature={temperature!r}"
-        )
-
-
-def check_bool(name, value):
-    """Raises unless `value` is True or False (a string like "no" would be True)."""
-    if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
-        raise TypeError(
-            f"`{name}` must be True or False. Received: {name}={value!r}"
-        )
-
-
-def check_start_epoch(value):
-    """Raises unless `value` is an integer >= 0."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or int(value) != value
-        or value < 0
-    ):
-        raise ValueError(
-            "`matching_start_epoch` must be an integer >= 0. "
-            f"Received: matching_start_epoch={value!r}"
-        )
-
-
-def check_input_shapes(base, twin):
-    """Raises when `base` and `twin` take inputs of incompatible shapes."""
-    shapes = [_input_shape(net) for net in (base, twin)]
-    if None in shapes:
-        return
-    if not _compatible(shapes[0][1:], shapes[1][1:]):
-        raise ValueError(
-            "`base` and `twin` must take inputs of the same shape: both are fed "
-            f"the same batches. Received: base input {shapes[0]}, twin input "
-            f"{shapes[1]}"
-        )
-
-
-def get_optimizer(optimizer, role):
-    """`keras.optimizers.get`, with a keras_tna message for unknown names."""
-    try:
-        return keras.optimizers.get(optimizer)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"`{role}` must be a keras optimizer or the name of one, e.g. "
-            "'adam' or keras.optimizers.SGD(0.1, momentum=0.9). "
-            f"Received: {role}={optimizer!r}"
-        ) from None
-
-
-def claim_optimizer(optimizer, model, network, role):
-    """Raises when `optimizer` already serves another model or network.
-
-    One optimizer object holds the state (and the variable list) of the
-    network it updates, so it cannot train a second one.
-    """
-    owner = _OPTIMIZER_OWNERS.get(optimizer)
-    owner = owner() if owner is not None else None
-    if owner is not None and owner is not model:
-        raise ValueError(
-            f"This `{role}` object is already compiled into another TwinModel "
-            f"({owner.name!r}); an optimizer holds the state of one network "
-            "only. Create a new optimizer for each TwinModel. "
-            f"Received: {role}={optimizer!r}"
-        )
-    built_for = _built_variable_ids(optimizer)
-    if built_for is not None:
-        mine = {id(v) for v in network.trainable_variables}
-        if not network.built or built_for != mine:
-            raise ValueError(
-                f"This `{role}` object was already used to train another "
-                "model's variables; an optimizer holds the state of one network "
-                "only. Create a new optimizer for this TwinModel. "
-                f"Received: {role}={optimizer!r}"
-            )
-    _OPTIMIZER_OWNERS[optimizer] = weakref.ref(model)
-
-
-def _built_variable_ids(optimizer):
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    if not getattr(inner, "built", False):
-        return None
-    variables = getattr(inner, "_trainable_variables", None)
-    if variables is None:
-        return None
-    return {id(v) for v in variables}
-
-
-def check_loss(loss):
-    """Raises unless `loss` is a keras Loss applied to logits."""
-    if not isinstance(loss, keras.losses.Loss):
-        raise TypeError(
-            "`loss` must be a keras.losses.Loss applied to logits, e.g. "
-            "keras.losses.SparseCategoricalCrossentropy(from_logits=True). "
-            f"Received: loss={loss!r}"
-        )
-    try:
-        from_logits = loss.get_config().get("from_logits")
-    except (NotImplementedError, TypeError, AttributeError):
-        from_logits = None
-    if from_logits is False:
-        raise ValueError(
-            "`loss` must take logits: the networks output logits, so pass "
-            f"{type(loss).__name__}(from_logits=True). Received: loss={loss!r} "
-            "with from_logits=False"
-        )
-
-
-def check_batch_size(batch_size):
-    """Raises unless `batch_size` is None or an integer >= 1."""
-    if batch_size is None:
-        return
-    if (
-        isinstance(batch_size, (bool, np.bool_))
-        or not isinstance(batch_size, numbers.Integral)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            "`batch_size` must be an integer >= 1 (or None for keras' 32). "
-            f"Received: batch_size={batch_size!r}"
-        )
+from keras_tna.checks.arguments import _compatible, _input_shape
 
 
 # ----------------------------------------------------------------------- data
@@ -240,7 +82,7 @@ def check_data(model, x, y=None, sample_weight=None, role="x", fit_kwargs=None):
 
 def check_labels(y, model, prefix=""):
     """Checks an array of labels against the networks and the loss."""
-    num_classes = _num_classes(model)
+    num_classes = count_classes(model)
     if y.dtype.kind in "US" or (y.dtype.kind == "O" and y.size and isinstance(
         y.reshape(-1)[0], (str, bytes)
     )):
@@ -458,171 +300,59 @@ def _check_example_shape(model, shape, prefix, dataset=False):
     )
 
 
-# --------------------------------------------------------------- in the step
-def labels_in_step(model, y, logits):
-    """Adds a check of class-id labels to the TensorFlow step.
+# ------------------------------------------------------------- a sample batch
+def first_batch(x, y):
+    """A sample `(x, y)` to check, without consuming any data.
 
-    Labels from a `tf.data` pipeline can only be seen inside the step. The
-    check costs a min/max over the labels; on TensorFlow it is skipped under
-    XLA (`jit_compile=True`, where asserts do not compile); on JAX two scalars
-    go to the host through `jax.debug.callback` each step.
+    Arrays are returned as they are. A `tf.data.Dataset` (or another iterable)
+    is never iterated here: one extra pass would advance its reshuffling, so a
+    TwinModel and a plain model fed the same seeded pipeline would see their
+    batches in different orders. From a dataset only its `element_spec` is
+    used: zeros of one example's shape, and one-hot label widths (integer
+    label values are checked by the data pipeline's `num_classes`).
     """
-    backend = keras.backend.backend()
-    if y is None or len(y.shape) == len(logits.shape) and y.shape[-1] != 1:
-        return y  # no labels, or one-hot
-    num_classes = logits.shape[-1]
-    if num_classes is None:
-        return y
-    if backend == "jax":
-        return _labels_in_jax_step(y, num_classes)
-    if backend != "tensorflow" or getattr(model, "jit_compile", False):
-        return y
-    import tensorflow as tf
-
-    flat = tf.reshape(y, (-1,))
-    if flat.dtype.is_floating:
-        whole = tf.reduce_all(tf.equal(flat, tf.floor(flat)))
-    else:
-        whole = tf.constant(True)
-    in_range = tf.logical_and(
-        tf.reduce_all(flat >= 0), tf.reduce_all(flat < tf.cast(num_classes, flat.dtype))
-    )
-    check = tf.debugging.Assert(
-        tf.logical_and(whole, in_range),
-        [_LABEL_MARKER, num_classes, tf.reduce_min(flat), tf.reduce_max(flat),
-         tf.cast(whole, "int32")],
-        summarize=1,
-    )
-    with tf.control_dependencies([check]):  # before the loss sees the labels
-        return tf.identity(y)
+    if x is None:
+        return None, None
+    spec = getattr(x, "element_spec", None)
+    if y is None and spec is not None:
+        if not isinstance(spec, (tuple, list)) or len(spec) < 2:
+            return None, None
+        x_spec, y_spec = spec[0], spec[1]
+        try:
+            x_zero = np.zeros((1,) + tuple(x_spec.shape[1:]), x_spec.dtype.as_numpy_dtype)
+        except (AttributeError, TypeError, ValueError):
+            x_zero = None
+        y_shape = tuple(getattr(y_spec, "shape", ()))
+        y_zero = None
+        if len(y_shape) == 2 and y_shape[-1] not in (None, 1):
+            y_zero = np.zeros((1, y_shape[-1]), "float32")  # one-hot: width only
+        return x_zero, y_zero
+    if y is None:
+        return None, None
+    return _as_array(x), _as_array(y)
 
 
-def _labels_in_jax_step(y, num_classes):
-    """The JAX form: two scalars go to the host, which raises on bad labels."""
-    import jax
-    import jax.numpy as jnp
-
-    flat = jnp.reshape(y, (-1,))
-    if jnp.issubdtype(flat.dtype, jnp.floating):
-        whole = jnp.all(flat == jnp.floor(flat))
-    else:
-        whole = jnp.array(True)
-    ok = whole & jnp.all((flat >= 0) & (flat < num_classes))
-    jax.debug.callback(
-        _raise_bad_labels, ok, num_classes, jnp.min(flat), jnp.max(flat), whole
-    )
-    return y
-
-
-def _raise_bad_labels(ok, num_classes, low, high, whole):
-    if not bool(ok):
-        raise ValueError(
-            f"[{_LABEL_MARKER}] [{int(num_classes)}] [{low}] [{high}] "
-            f"[{int(bool(whole))}]"
-        )
-
-
-def reraise_step_error(error):
-    """Raises a one-line ValueError for a failed `labels_in_step` check.
-
-    Does nothing for any other error (the caller re-raises it).
-    """
-    text = str(error)
-    if _LABEL_MARKER not in text:
+def check_sample_labels(y, num_classes):
+    """Checks `first_batch`'s labels (one-hot width, class-id range)."""
+    if y is None or num_classes is None or y.dtype == object:
         return
-    found = re.search(
-        _LABEL_MARKER + r"\]\s*\[(\d+)\]\s*\[([^\]]+)\]\s*\[([^\]]+)\]\s*\[(\d)\]", text
-    )
-    if not found:
-        raise ValueError(
-            "Labels from the dataset are not class ids in [0, num_classes). "
-            "Fix the labels or build the networks with more classes. "
-            "Received: a batch with bad labels"
-        ) from None
-    num_classes, low, high, whole = found.groups()
-    if whole == "0":
-        raise ValueError(
-            "Float labels from the dataset must be whole class ids (they would "
-            "be truncated to integers): cast the pipeline's labels to int32 "
-            f"class ids or use one-hot vectors. Received: labels from {low} to {high}"
-        ) from None
-    raise ValueError(
-        f"Labels must be class ids in [0, {num_classes}) for networks with "
-        f"{num_classes} logits. Received: labels from {low} to {high} in a batch "
-        "of the dataset; fix the labels (e.g. map 1-based ids to 0-based) or "
-        f"build the networks with more classes."
-    ) from None
-
-
-# ------------------------------------------------------------ after the fit
-class FrozenTwinCheck(keras.callbacks.Callback):
-    """Warns once when a frozen twin is at chance on the training data.
-
-    A frozen twin teaches the base by logit matching; an untrained one (a
-    forgotten `load_weights`) only adds noise. The check reads the
-    `twin_accuracy` that the step reports anyway, after 20 batches or at the
-    end of the first epoch.
-    """
-
-    def __init__(self, num_classes):
-        super().__init__()
-        self.num_classes = num_classes
-        self.done = False
-
-    def on_train_batch_end(self, batch, logs=None):
-        if batch + 1 >= 20:
-            self._check(logs, f"{batch + 1} batches")
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._check(logs, f"epoch {epoch + 1}")
-
-    def _check(self, logs, when):
-        if self.done or not self.num_classes or not logs:
-            return
-        self.done = True
-        accuracy = logs.get("twin_accuracy")
-        if accuracy is None:
-            return
-        accuracy = float(accuracy)
-        chance = 1.0 / self.num_classes
-        if accuracy < chance + 0.1 * (1.0 - chance):
-            import warnings
-
-            warnings.warn(
-                "freeze_twin=True but the frozen twin is at chance on the "
-                f"training data (twin_accuracy {accuracy:.3f} after {when}, "
-                f"chance {chance:.3f}): it teaches the base nothing. Load the "
-                "pretrained twin's weights before fit (twin.load_weights(...)).",
-                stacklevel=2,
-            )
-
-
-class StepCounter(keras.callbacks.Callback):
-    """Counts training batches, so that `fit` can say when none ran."""
-
-    def __init__(self):
-        super().__init__()
-        self.batches = 0
-        self.epochs = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epochs += 1
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
-
-    def check_ran(self):
-        """Raises when an epoch began but the data yielded no batch.
-
-        A resumed run with no epoch left (`BackupAndRestore`) begins none.
-        """
-        if self.batches == 0 and self.epochs > 0:
+    if y.ndim >= 2 and y.shape[-1] not in (1,):
+        if y.shape[-1] != num_classes:
             raise ValueError(
-                "fit ran no training step: the data yielded no batches. Check "
-                "the dataset's source, split and filters (and that it is not "
-                "an exhausted iterator). Received: 0 batches in "
-                f"{self.epochs} epoch(s)"
+                f"One-hot labels have {y.shape[-1]} classes but the networks "
+                f"output {num_classes} logits. Received: labels of shape "
+                f"{y.shape}"
             )
+        return
+    if not np.issubdtype(y.dtype, np.number):
+        return
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(
+            f"Labels must be class ids in [0, {num_classes}) for networks with "
+            f"{num_classes} logits. Received: labels from {y.min()} to "
+            f"{y.max()}; build the networks with num_classes={int(y.max()) + 1} "
+            "or fix the labels."
+        )
 
 
 # ------------------------------------------------------------------ helpers
@@ -664,24 +394,9 @@ def _single_input(model):
         return True
 
 
-def _input_shape(net):
-    try:
-        inputs = net.inputs
-        if len(inputs) != 1:
-            return None
-        return tuple(inputs[0].shape)
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return None
-
-
-def _num_classes(model):
+def count_classes(model):
+    """The number of logits of a TwinModel's networks, or None if unknown."""
     try:
         return int(model.base.outputs[0].shape[-1])
     except (AttributeError, IndexError, TypeError, ValueError):
         return None
-
-
-def _compatible(got, want):
-    return len(got) == len(want) and all(
-        g is None or w is None or g == w for g, w in zip(got, want)
-    )

@@ -1,0 +1,248 @@
+"""Checks of `TwinModel`'s arguments: networks, hyper-parameters, optimizers, loss.
+
+Each raises `ValueError` or `TypeError` with one line naming the problem, the
+fix and what was received (`Received: ...`), when the TwinModel is built or
+compiled.
+"""
+
+import math
+import numbers
+import warnings
+import weakref
+
+import keras
+import numpy as np
+
+_OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
+
+
+# ------------------------------------------------------------------ arguments
+def check_alpha(alpha):
+    """Raises unless `alpha` is a finite real number >= 0 (not a bool)."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
+        raise ValueError(
+            "`alpha` must be a number >= 0, not a bool or a string (the paper "
+            f"uses 5e-3; 0 trains two independent networks). Received: alpha={alpha!r}"
+        )
+    if not (math.isfinite(alpha) and alpha >= 0):
+        raise ValueError(
+            "`alpha` must be a finite number >= 0 (the paper uses 5e-3; 0 trains "
+            f"two independent networks). Received: alpha={alpha!r}"
+        )
+
+
+def check_temperature(temperature):
+    """Raises unless `temperature` is a finite real number > 0."""
+    if (
+        isinstance(temperature, (bool, np.bool_))
+        or not isinstance(temperature, numbers.Real)
+        or not (math.isfinite(temperature) and temperature > 0)
+    ):
+        raise ValueError(
+            "`temperature` must be a finite positive number (1.0 is DML as "
+            f"published). Received: temperature={temperature!r}"
+        )
+
+
+def check_bool(name, value):
+    """Raises unless `value` is True or False (a string like "no" would be True)."""
+    if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
+        raise TypeError(
+            f"`{name}` must be True or False. Received: {name}={value!r}"
+        )
+
+
+def check_start_epoch(value):
+    """Raises unless `value` is an integer >= 0."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or int(value) != value
+        or value < 0
+    ):
+        raise ValueError(
+            "`matching_start_epoch` must be an integer >= 0. "
+            f"Received: matching_start_epoch={value!r}"
+        )
+
+
+def check_input_shapes(base, twin):
+    """Raises when `base` and `twin` take inputs of incompatible shapes."""
+    shapes = [_input_shape(net) for net in (base, twin)]
+    if None in shapes:
+        return
+    if not _compatible(shapes[0][1:], shapes[1][1:]):
+        raise ValueError(
+            "`base` and `twin` must take inputs of the same shape: both are fed "
+            f"the same batches. Received: base input {shapes[0]}, twin input "
+            f"{shapes[1]}"
+        )
+
+
+def get_optimizer(optimizer, role):
+    """`keras.optimizers.get`, with a keras_tna message for unknown names."""
+    try:
+        return keras.optimizers.get(optimizer)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"`{role}` must be a keras optimizer or the name of one, e.g. "
+            "'adam' or keras.optimizers.SGD(0.1, momentum=0.9). "
+            f"Received: {role}={optimizer!r}"
+        ) from None
+
+
+def claim_optimizer(optimizer, model, network, role):
+    """Raises when `optimizer` already serves another model or network.
+
+    One optimizer object holds the state (and the variable list) of the
+    network it updates, so it cannot train a second one.
+    """
+    owner = _OPTIMIZER_OWNERS.get(optimizer)
+    owner = owner() if owner is not None else None
+    if owner is not None and owner is not model:
+        raise ValueError(
+            f"This `{role}` object is already compiled into another TwinModel "
+            f"({owner.name!r}); an optimizer holds the state of one network "
+            "only. Create a new optimizer for each TwinModel. "
+            f"Received: {role}={optimizer!r}"
+        )
+    built_for = _built_variable_ids(optimizer)
+    if built_for is not None:
+        mine = {id(v) for v in network.trainable_variables}
+        if not network.built or built_for != mine:
+            raise ValueError(
+                f"This `{role}` object was already used to train another "
+                "model's variables; an optimizer holds the state of one network "
+                "only. Create a new optimizer for this TwinModel. "
+                f"Received: {role}={optimizer!r}"
+            )
+    _OPTIMIZER_OWNERS[optimizer] = weakref.ref(model)
+
+
+def _built_variable_ids(optimizer):
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not getattr(inner, "built", False):
+        return None
+    variables = getattr(inner, "_trainable_variables", None)
+    if variables is None:
+        return None
+    return {id(v) for v in variables}
+
+
+def check_loss(loss):
+    """Raises unless `loss` is a keras Loss applied to logits."""
+    if not isinstance(loss, keras.losses.Loss):
+        raise TypeError(
+            "`loss` must be a keras.losses.Loss applied to logits, e.g. "
+            "keras.losses.SparseCategoricalCrossentropy(from_logits=True). "
+            f"Received: loss={loss!r}"
+        )
+    try:
+        from_logits = loss.get_config().get("from_logits")
+    except (NotImplementedError, TypeError, AttributeError):
+        from_logits = None
+    if from_logits is False:
+        raise ValueError(
+            "`loss` must take logits: the networks output logits, so pass "
+            f"{type(loss).__name__}(from_logits=True). Received: loss={loss!r} "
+            "with from_logits=False"
+        )
+
+
+def check_batch_size(batch_size):
+    """Raises unless `batch_size` is None or an integer >= 1."""
+    if batch_size is None:
+        return
+    if (
+        isinstance(batch_size, (bool, np.bool_))
+        or not isinstance(batch_size, numbers.Integral)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            "`batch_size` must be an integer >= 1 (or None for keras' 32). "
+            f"Received: batch_size={batch_size!r}"
+        )
+
+
+# ------------------------------------------------------------------- networks
+def _ends_in_softmax(model):
+    layers = getattr(model, "layers", None)
+    if not layers:
+        return False
+    last = layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", "") == "softmax"
+
+
+def check_networks(base, twin):
+    """Raises unless `base` and `twin` are two keras Models with separate weights.
+
+    Warns when one ends in a softmax (TwinModel matches logits).
+    """
+    for role, net in (("base", base), ("twin", twin)):
+        if not isinstance(net, keras.Model):
+            raise TypeError(
+                f"`{role}` must be a keras.Model that outputs class logits. "
+                f"Received: {role}={net!r}"
+            )
+        if _ends_in_softmax(net):
+            warnings.warn(
+                f"The {role} network {net.name!r} ends in a softmax; TwinModel "
+                "expects logits (TNA matches logits, and the cross-entropy is "
+                "applied from logits). Remove the final softmax.",
+                stacklevel=3,
+            )
+    if twin is base:
+        raise ValueError(
+            "`twin` is the same object as `base`; TNA needs two networks with "
+            "separate weights. Build a second network, e.g. "
+            "keras_tna.make_twin(base)."
+        )
+    base_ids = {id(v) for v in base.weights}
+    if any(id(v) in base_ids for v in twin.weights):
+        raise ValueError(
+            "`twin` shares weights with `base`; TNA needs two networks with "
+            "separate weights. Build a second network, e.g. "
+            "keras_tna.make_twin(base)."
+        )
+    check_logit_shapes(base, twin, None)
+
+
+def check_logit_shapes(base, twin, x_first):
+    """Raises when `base` and `twin` output logits of different shapes.
+
+    Unbuilt networks are called on `x_first[:1]`; with `x_first=None` they are
+    not checked yet.
+    """
+    shapes = []
+    for net in (base, twin):
+        try:
+            shapes.append(tuple(net.outputs[0].shape[1:]))
+        except (AttributeError, IndexError, TypeError, ValueError):
+            if x_first is None:
+                return
+            shapes.append(tuple(net(x_first[:1]).shape[1:]))
+    if shapes[0] != shapes[1]:
+        raise ValueError(
+            "`base` and `twin` must output logits of the same shape. "
+            f"Received: base logits {shapes[0]}, twin logits {shapes[1]}"
+        )
+
+
+# ------------------------------------------------------------------ helpers
+def _input_shape(net):
+    try:
+        inputs = net.inputs
+        if len(inputs) != 1:
+            return None
+        return tuple(inputs[0].shape)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _compatible(got, want):
+    return len(got) == len(want) and all(
+        g is None or w is None or g == w for g, w in zip(got, want)
+    )
