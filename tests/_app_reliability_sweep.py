@@ -194,7 +194,7 @@ def cases(s):
         bad = [*SMOKE, "--method=frozen_twin", f"--output_dir={w / 'fs1'}",
                f"--twin_checkpoint={w / 'five.keras'}"]
         five = s.work / "five_src"
-        _folder(five, classes=("a", "b", "c", "d", "e"), images=3)
+        _folder(five, classes=("a", "b", "c", "d", "e"), images=4)
         rc, *_ = s.app(["--dataset=folder:" + str(five), "--image_size=32", "--smoke",
                         "--verbose=0", "--method=single", f"--output_dir={w / 'five_run'}"])
         shutil.copy(w / "five_run" / "base.keras", w / "five.keras")
@@ -263,7 +263,7 @@ def cases(s):
         (23, "divergence", "a sweep with one diverging run", diverge_in_sweep, 3, ["diverged", "tna/seed_0"]),
         (24, "failed start", "frozen twin of 5 classes, then the corrected command", failed_start_twin, 0, ["Done"]),
         (25, "failed start", "batch too large, then the corrected command", failed_start_batch, 0, ["Done"]),
-        (26, "multi-worker", "TF_CONFIG peer never starts, --peer_timeout_s=5", peer_never_starts, E, ["waiting for worker 1", "5 s"]),
+        (26, "multi-worker", "TF_CONFIG peer never starts, --peer_timeout_s=5", peer_never_starts, E, ["worker 1 at", "within 5 s (--peer_timeout_s)"]),
         (27, "multi-worker", "TF_CONFIG peer never starts, default timeout (cut at 60 s)", peer_never_starts_default, "waiting", ["waiting for worker 1"]),
         (28, "multi-worker", "SIGTERM while waiting for a peer", sigterm_while_waiting, E, ["SIGTERM"]),
         (29, "multi-worker", "--peer_timeout_s=0", peer_timeout_zero, E, ["peer_timeout_s", "> 0"]),
