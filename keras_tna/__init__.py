@@ -11,26 +11,27 @@ Examples:
 >>> model.base.save("base.keras")  # doctest: +SKIP
 """
 
-from keras_tna import callbacks, losses, models
-from keras_tna.callbacks import DivergenceGuard, LateMatching
-from keras_tna.losses import LogitMatching, MutualKL
-from keras_tna.twin_model import METRIC_NAMES, TwinModel
-from keras_tna.twins import make_twin
+from keras_tna.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
-
-# Import laziness (JAX data engineer): `keras_tna.data` is imported on first
-# use, not here, because its tf.data pipelines import TensorFlow and the
-# TensorFlow-free path (`keras_tna.data.arrays`, for JAX machines without
-# TensorFlow) must import without it. `keras_tna.data.load(...)` is unchanged.
-# `keras_tna.distribute` (tf.distribute) is reached the same way.
-def __getattr__(name):
-    if name in ("data", "distribute"):
-        import importlib
-
-        return importlib.import_module(f"keras_tna.{name}")
-    raise AttributeError(f"module 'keras_tna' has no attribute {name!r}")
+# Every name is loaded on first use: `import keras_tna` (and so any
+# `keras_tna.<module>`, e.g. the flags of apps/train.py) imports neither Keras
+# nor TensorFlow, so `apps/train.py --help` and its flag errors answer at once.
+# `keras_tna.data` (tf.data) and `keras_tna.distribute` (tf.distribute) are
+# reached the same way; `keras_tna.TwinModel`, `keras_tna.data.load(...)`
+# and `from keras_tna import TwinModel` are unchanged.
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "keras_tna.callbacks": ("DivergenceGuard", "LateMatching"),
+        "keras_tna.losses": ("LogitMatching", "MutualKL"),
+        "keras_tna.twin_model": ("METRIC_NAMES", "TwinModel"),
+        "keras_tna.twins": ("make_twin",),
+    },
+    globals(),
+    submodules=("callbacks", "data", "distribute", "losses", "models"),
+)
 
 __all__ = [
     "TwinModel",

@@ -9,8 +9,6 @@ biases with U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 
 import math
 
-import keras
-
 # PyTorch's default kernel initializer as a keras VarianceScaling config:
 # scale 1/3, fan_in, uniform gives U(-b, b) with b = sqrt(3 * scale / fan_in).
 TORCH_DEFAULT = {
@@ -38,6 +36,8 @@ def kernel_initializer(name):
     >>> kernel_initializer("torch_default").scale
     0.3333333333333333
     """
+    import keras  # here: checking a run's settings must not load TensorFlow
+
     spec = KERNEL_INITIALIZERS.get(name, name)
     try:
         initializer = keras.initializers.get(spec) if isinstance(name, str) else None
@@ -66,5 +66,7 @@ def torch_default_bias(fan_in):
     >>> torch_default_bias(4).maxval
     0.5
     """
+    import keras
+
     bound = 1.0 / math.sqrt(fan_in)
     return keras.initializers.RandomUniform(-bound, bound)

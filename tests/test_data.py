@@ -527,7 +527,7 @@ def folder_error_cases():
         return root
 
     def unreadable(root):
-        make_folder(root, {"train": {"a": 2}, "test": {"a": 1}}, size=(4, 4))
+        make_folder(root, {"train": {"a": 2, "b": 1}, "test": {"a": 1, "b": 1}}, size=(4, 4))
         (root / "train" / "a" / "broken.png").write_bytes(b"not a png at all")
         return root
 

@@ -45,6 +45,9 @@ def _kernels(model):
 
 
 def test_available_is_the_registry():
+    from keras_tna import network_names  # the Keras-free copy the flags read
+
+    assert network_names.available() == models.available()
     assert models.available() == sorted(
         [
             "convnet",

@@ -24,11 +24,16 @@ from absl import app  # noqa: E402
 
 from keras_tna.cli import train_flags  # noqa: E402  (defines the flags)
 from keras_tna import methods  # noqa: E402
-from keras_tna import reporting  # noqa: E402
 from keras_tna import training  # noqa: E402
 
-# Exit status of a single run that diverged.
+# Exit status of a run (or a sweep) with a diverged run.
 EXIT_DIVERGED = 3
+# Exit status after SIGTERM while waiting for the workers of TF_CONFIG.
+EXIT_TERMINATED = 128 + 15
+
+
+def _error(error):
+    sys.exit(f"train.py: error: {error}")
 
 
 def main(argv):
@@ -39,6 +44,14 @@ def main(argv):
         )
     config = train_flags.config_from_flags()
     sweep = train_flags.sweep_from_flags()
+    # Settings, paths and the run directory are checked before TensorFlow
+    # loads (training.train and training.sweep import it on first use).
+    try:
+        config.validate()
+        if sweep is None and not config.overwrite:
+            training.check_run_dir(config)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        _error(error)
     alpha = config.alpha if not sweep else max(sweep["alphas"] or [config.alpha])
     if alpha >= methods.DIVERGENCE_ALPHA:
         print(
@@ -51,24 +64,41 @@ def main(argv):
             results = training.train(config)
         else:
             runs = training.sweep(config, **sweep)
-            print()
-            reporting.report([config.output_dir], output_dir=config.output_dir)
-            diverged = [r for r in runs if r["status"] == "diverged"]
-            for r in diverged:
-                print(
-                    f"Diverged: {r['method']} alpha={r['alpha']} seed={r['seed']}: "
-                    f"{r['message']}"
-                )
-            return 0
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        sys.exit(f"train.py: error: {error}")
+            return _report_sweep(config, runs)
+    except (ValueError, TypeError, FileNotFoundError, TimeoutError) as error:
+        _error(error)
+    except InterruptedError as error:  # SIGTERM while the cluster formed
+        print(f"train.py: {error}", file=sys.stderr, flush=True)
+        return EXIT_TERMINATED
     if results["status"] == "diverged":
         print(f"train.py: {results['message']}", file=sys.stderr)
         return EXIT_DIVERGED
     return 0
 
 
+def _report_sweep(config, runs):
+    """Prints the sweep's report; `EXIT_DIVERGED` when a run diverged, else 0."""
+    from keras_tna import reporting  # matplotlib and scipy: only now
+
+    print()
+    reporting.report([config.output_dir], output_dir=config.output_dir)
+    diverged = [r for r in runs if r["status"] == "diverged"]
+    for r in diverged:
+        print(
+            f"Diverged: {r['method']} alpha={r['alpha']} seed={r['seed']}: "
+            f"{r['message']}"
+        )
+    if not diverged:
+        return 0
+    where = ", ".join(r["flags"]["output_dir"] for r in diverged)
+    print(
+        f"train.py: {len(diverged)} of {len(runs)} runs diverged ({where}); "
+        "the other runs finished. Lower alpha or the learning rate for those.",
+        file=sys.stderr,
+    )
+    return EXIT_DIVERGED
+
+
 def run():
     """Entry point of the `keras-tna-train` console script."""
     app.run(main)
-

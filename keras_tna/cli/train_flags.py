@@ -13,7 +13,7 @@ import dataclasses
 from absl import flags
 
 from keras_tna import methods
-from keras_tna import models as tna_models
+from keras_tna import network_names
 from keras_tna import training
 from keras_tna.data import registry as data_registry
 from keras_tna.runs import config as run_config
@@ -43,7 +43,7 @@ flags.DEFINE_boolean(
 flags.DEFINE_string(
     "model",
     _DEFAULTS.model,
-    "The base network: " + ", ".join(tna_models.available()) + ".",
+    "The base network: " + ", ".join(network_names.available()) + ".",
 )
 flags.DEFINE_string(
     "twin_model", None, "The twin's network (Table 8); default: as --model."
@@ -199,6 +199,12 @@ flags.DEFINE_string(
     "--strategy=tpu: local (a TPU VM; the default), a Cloud TPU name or "
     "grpc://host:port.",
 )
+flags.DEFINE_float(
+    "peer_timeout_s",
+    _DEFAULTS.peer_timeout_s,
+    "--strategy=multi_worker: seconds to wait at start-up for the other "
+    "workers of TF_CONFIG (saying every 30 s which ones do not answer yet).",
+)
 flags.DEFINE_enum(
     "mixed_precision",
     _DEFAULTS.mixed_precision,
@@ -296,6 +302,12 @@ flags.register_validator(
 )
 flags.register_validator(
     "kernel_initializer", _check_registry(training.kernel_initializer)
+)
+flags.register_validator(
+    "peer_timeout_s",
+    _check_registry(
+        lambda v: run_config.check_number("peer_timeout_s", v, 0, exclusive=True)
+    ),
 )
 flags.register_validator("methods", _check_registry(run_config.check_methods))
 flags.register_validator("seeds", _check_registry(_parse_list(int, "--seeds")))

@@ -52,11 +52,22 @@ def folder_files(argument):
             "class folders."
         )
     class_names = tuple(sorted(train))
+    _check_two_classes(train_dir, class_names, f"folder:{argument}")
     files = {
         "train": _labelled(train, class_names),
         "test": _labelled(test, class_names),
     }
     return files, class_names, root
+
+
+def _check_two_classes(train_dir, class_names, dataset):
+    if len(class_names) < 2:
+        raise ValueError(
+            f"{train_dir} has {len(class_names)} class folder(s) "
+            f"({', '.join(class_names)}); a classifier needs at least 2 classes. "
+            "Fix: put each class's images in its own subfolder of train/ and "
+            f"test/. Received: dataset={dataset}"
+        )
 
 
 def tinyimagenet_files(argument):
@@ -112,6 +123,7 @@ def tinyimagenet_files(argument):
             )
         test[fields[1]].append(str(path))
     class_names = tuple(wnids)
+    _check_two_classes(train_dir, class_names, f"tinyimagenet:{argument}")
     files = {
         "train": _labelled(train, class_names),
         "test": _labelled(test, class_names),

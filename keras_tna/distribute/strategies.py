@@ -8,7 +8,10 @@ import itertools
 import json
 import math
 import os
+import signal
 import socket
+import threading
+import time
 import urllib.parse
 
 import tensorflow as tf
@@ -62,18 +65,144 @@ def _multi_worker_strategy(tpu_address, devices, collective_timeout_s, cluster_t
     options = tf.distribute.experimental.CommunicationOptions(
         timeout_seconds=collective_timeout_s
     )
+    waited = _wait_for_peers(config, cluster_timeout_s)
     if cluster_timeout_s is not None:
-        _bound_cluster_registration(config["cluster"], cluster_timeout_s)
+        # Every peer answers now; they still need a moment to register.
+        _bound_cluster_registration(
+            config["cluster"], max(cluster_timeout_s - waited, 60.0)
+        )
     try:
         return _MultiWorkerMirroredStrategy(communication_options=options)
     except tf.errors.DeadlineExceededError:
         raise TimeoutError(
             f"Not all workers of TF_CONFIG's cluster {config['cluster']} came up "
-            f"within {cluster_timeout_s:g} s. Start every worker with the same "
-            "cluster and its own task (this one: "
+            f"within {cluster_timeout_s:g} s (--peer_timeout_s). Start every "
+            "worker with the same cluster and its own task (this one: "
             f"{config['task']['type']} {config['task']['index']}), and check "
             "the addresses and ports."
         ) from None
+
+
+# Seconds between two "waiting for worker ..." lines while the cluster forms.
+PEER_WAIT_REPORT_S = 30.0
+
+
+def _task_addresses(config):
+    """`[(job, index, address)]` of TF_CONFIG's cluster, this task first."""
+    me = (config["task"]["type"], config["task"]["index"])
+    tasks = [
+        (job, index, address)
+        for job in _JOB_TYPES
+        for index, address in enumerate(config["cluster"].get(job, []))
+    ]
+    return sorted(tasks, key=lambda t: (t[0], t[1]) != me)
+
+
+def _answers(address):
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _wait_for_peers(config, timeout_s, report_s=None):
+    """Waits, in Python, until every other task of TF_CONFIG accepts connections.
+
+    TensorFlow's own wait (in the strategy's constructor) holds the
+    interpreter for up to `timeout_s` without a word, and takes SIGTERM as a
+    preemption notice. Here, before it, this task listens on its own port
+    (so that peers waiting the same way see it; TensorFlow's server takes
+    the port over afterwards) and polls the others, printing at once and
+    then every `report_s` seconds which tasks do not answer yet. SIGTERM
+    meanwhile raises `InterruptedError` (one line); running past `timeout_s`
+    raises `TimeoutError`.
+
+    Args:
+        config: dict. The parsed `TF_CONFIG` (`parse_tf_config`).
+        timeout_s: float or None. Seconds to wait; None waits forever.
+        report_s: float or None. Seconds between two messages; default
+            `PEER_WAIT_REPORT_S`.
+
+    Returns:
+        float, the seconds waited.
+    """
+    report_s = PEER_WAIT_REPORT_S if report_s is None else report_s
+    (_, _, own), *others = _task_addresses(config)
+    start = time.monotonic()
+    listener = _listen(own)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        next_report = 0.0
+        while True:
+            missing = [f"{job} {index} at {a}" for job, index, a in others if not _answers(a)]
+            elapsed = time.monotonic() - start
+            if not missing:
+                return elapsed
+            if timeout_s is not None and elapsed >= timeout_s:
+                raise TimeoutError(
+                    f"Not all workers of TF_CONFIG's cluster came up within "
+                    f"{timeout_s:g} s (--peer_timeout_s); still missing: "
+                    f"{', '.join(missing)}. Start every worker with the same "
+                    "cluster and its own task (this one: "
+                    f"{config['task']['type']} {config['task']['index']}), check "
+                    "the addresses and ports, or raise --peer_timeout_s."
+                )
+            if elapsed >= next_report:
+                next_report += report_s
+                limit = (
+                    f"giving up after {timeout_s:g} s (--peer_timeout_s)"
+                    if timeout_s is not None
+                    else "no time limit"
+                )
+                print(
+                    f"Waiting for {', '.join(missing)} (TF_CONFIG) to start: "
+                    f"{elapsed:.0f} s so far, {limit} ...",
+                    flush=True,
+                )
+            _drain(listener)
+            time.sleep(0.5)
+    except InterruptedError:
+        raise InterruptedError(
+            "Stopped by SIGTERM while waiting for the workers of TF_CONFIG "
+            f"({', '.join(f'{j} {i} at {a}' for j, i, a in others)}); nothing "
+            "was trained."
+        ) from None
+    finally:
+        if listener is not None:
+            listener.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupted(signum, frame):
+    raise InterruptedError("SIGTERM")
+
+
+def _listen(address):
+    """A socket listening on this task's port, or None where it is taken."""
+    port = int(address.rpartition(":")[2])
+    try:
+        listener = socket.create_server(("", port), reuse_port=False)
+    except OSError:
+        return None  # e.g. taken already: the peers then see whatever holds it
+    listener.setblocking(False)
+    return listener
+
+
+def _drain(listener):
+    """Accepts and closes the peers' probes, so the backlog never fills."""
+    if listener is None:
+        return
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        connection.close()
 
 
 def _bound_cluster_registration(cluster, timeout_s):

@@ -11,8 +11,8 @@ import inspect
 import keras
 
 from keras_tna.models import _common
+from keras_tna.network_names import KERAS_CV_PREFIX
 
-KERAS_CV_PREFIX = "keras_cv:"
 _PIP = "pip install 'keras-cv>=0.9,<0.10'"
 
 

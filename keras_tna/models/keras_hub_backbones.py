@@ -12,8 +12,8 @@ import inspect
 import keras
 
 from keras_tna.models import _common
+from keras_tna.network_names import KERAS_HUB_PREFIX
 
-KERAS_HUB_PREFIX = "keras_hub:"
 _PIP = "pip install 'keras_tna[hub]'  (or: pip install keras-hub)"
 # The argument through which an image backbone takes its input shape.
 _SHAPE_ARGUMENTS = ("image_shape", "input_shape")

@@ -10,10 +10,12 @@ import dataclasses
 import json
 import math
 import os
+import pathlib
+import zipfile
 
 from keras_tna import initializers
 from keras_tna import methods
-from keras_tna import models as tna_models
+from keras_tna import network_names
 from keras_tna.data import registry as data_registry
 from keras_tna.data import source as data_source
 
@@ -24,6 +26,7 @@ RUN_CONTROL_FIELDS = (
     "verbose",
     "strategy",
     "tpu_address",
+    "peer_timeout_s",
     "jit_compile",
     "deterministic",
 )
@@ -115,6 +118,9 @@ class TrainConfig:
         strategy: str. A `keras_tna.distribute.available()` name:
             `"default"`, `"mirrored"`, `"multi_worker"` or `"tpu"`.
         tpu_address: str or None. TPU name or address for `strategy="tpu"`.
+        peer_timeout_s: float. `strategy="multi_worker"`: seconds to wait
+            at start-up for the other workers of `TF_CONFIG` (saying every
+            30 s which ones do not answer yet) before giving up.
         mixed_precision: str. `"float32"`, `"mixed_float16"` or
             `"mixed_bfloat16"`.
         jit_compile: str. `"auto"`, `"true"` or `"false"` (XLA).
@@ -164,6 +170,7 @@ class TrainConfig:
     output_dir: str = "runs/default"
     strategy: str = "default"
     tpu_address: str = None
+    peer_timeout_s: float = 900.0
     mixed_precision: str = "float32"
     jit_compile: str = "auto"
     validation_freq: int = 1
@@ -206,7 +213,7 @@ class TrainConfig:
             check_number("image_size", self.image_size, minimum=1, integer=True)
         for field in ("alpha", "dml_alpha", "weight_decay", "momentum", "warmup_epochs"):
             check_number(field, getattr(self, field), minimum=0)
-        for field in ("learning_rate", "temperature"):
+        for field in ("learning_rate", "temperature", "peer_timeout_s"):
             check_number(field, getattr(self, field), minimum=0, exclusive=True)
         check_schedule_warmup(self.schedule, self.warmup_epochs)
         check_warmup(self.warmup_epochs, self.epochs)
@@ -221,6 +228,7 @@ class TrainConfig:
         parse_network_args(self.network_args)
         if METHODS[self.method].freeze_twin:
             check_twin_checkpoint(self.twin_checkpoint)
+        check_output_dir(self.output_dir)
         return self
 
     # ---------------------------------------------------------------- values
@@ -379,8 +387,8 @@ def check_network(name, field="model"):
             or `keras_cv:<Class>`.
         field: str. The setting that holds it (for the message).
     """
-    known = tna_models.available()
-    prefixes = (tna_models.KERAS_HUB_PREFIX, tna_models.KERAS_CV_PREFIX)
+    known = network_names.available()
+    prefixes = (network_names.KERAS_HUB_PREFIX, network_names.KERAS_CV_PREFIX)
     if not isinstance(name, str) or not (name in known or name.startswith(prefixes)):
         raise ValueError(
             f"Unknown network {name!r}. Known networks: {', '.join(known)} (or "
@@ -502,11 +510,74 @@ def check_twin_checkpoint(path):
             "apps/train.py (<run dir>/base.keras). "
             f"Received: twin_checkpoint={path!r}"
         )
+    if os.path.isdir(path):
+        raise ValueError(
+            f"The frozen twin checkpoint {path!r} is a directory; pass the "
+            ".keras file of the pretrained network (<run dir>/base.keras). "
+            f"Received: twin_checkpoint={path!r}"
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"The frozen twin checkpoint {path!r} does not exist; train the twin "
             "first (its run writes <output_dir>/base.keras) or fix "
             f"--twin_checkpoint. Received: twin_checkpoint={path!r}"
+        )
+    problem = _keras_file_problem(path)
+    if problem:
+        raise ValueError(
+            f"The frozen twin checkpoint {path!r} is not a .keras file keras "
+            f"can load: {problem}. Copy it again or retrain the twin (its run "
+            f"writes <output_dir>/base.keras). Received: twin_checkpoint={path!r}"
+        )
+
+
+def _keras_file_problem(path):
+    """Why `path` is not a `.keras` archive (a zip with config.json), or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return "it is not a zip archive (truncated, or written by something else)"
+    if "config.json" not in names:
+        return "the archive holds no config.json"
+    if broken is not None:
+        return f"the archive's member {broken} is damaged (truncated?)"
+    return None
+
+
+def check_output_dir(path):
+    """Raises ValueError unless `path` is, or can become, a writable directory.
+
+    Nothing is created: the nearest existing folder on the path must be a
+    directory this user may write to.
+
+    Args:
+        path: str. The run's directory (`--output_dir`).
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise ValueError(
+            "--output_dir must name a directory for the run's files. "
+            f"Received: output_dir={path!r}"
+        )
+    full = pathlib.Path(os.path.expanduser(path)).absolute()
+    existing = next(p for p in (full, *full.parents) if p.exists() or p == p.parent)
+    if existing == full and full.is_file():
+        raise ValueError(
+            f"--output_dir={str(path)!r} is a file, not a directory. Pass "
+            f"another --output_dir. Received: output_dir={str(path)!r}"
+        )
+    if not existing.is_dir():
+        raise ValueError(
+            f"--output_dir={str(path)!r} lies below {str(existing)!r}, which is "
+            "a file, not a directory; pass a directory path. "
+            f"Received: output_dir={str(path)!r}"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"--output_dir={str(path)!r} is not writable: this user may not "
+            f"create files in {str(existing)!r}. Pass a writable directory. "
+            f"Received: output_dir={str(path)!r}"
         )
 
 

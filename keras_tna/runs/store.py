@@ -12,7 +12,6 @@ import json
 import os
 import pathlib
 
-import keras
 import numpy as np
 
 from keras_tna import methods
@@ -66,6 +65,8 @@ def collect(paths):
 
 def check_model(model, argument="model"):
     """Raises TypeError unless `model` is a functional keras model with inputs."""
+    import keras  # here: reading runs must not load TensorFlow
+
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"`{argument}` must be a keras.Model (e.g. from "
@@ -105,6 +106,8 @@ def load_network(path):
     base = keras_tna.runs.store.load_network("runs/tna_s0/base.keras")
     ```
     """
+    import keras  # here: reading runs must not load TensorFlow
+
     path = pathlib.Path(os.fspath(path))
     if path.is_dir():
         raise ValueError(

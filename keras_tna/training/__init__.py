@@ -45,13 +45,13 @@ from keras_tna.runs.config import (
     config_kwargs_from_flags,
 )
 from keras_tna.runs.layout import read_flagfile
-from keras_tna.training.optimizers import learning_rate_schedule, make_optimizer
 from keras_tna.training.resume import check_run_dir
 
-# Loaded on first use: these modules import TensorFlow.
+# Loaded on first use: these modules import Keras (and so TensorFlow).
 __getattr__, __dir__ = lazy_attributes(
     __name__,
     {
+        "keras_tna.training.optimizers": ("learning_rate_schedule", "make_optimizer"),
         "keras_tna.training.run": ("train", "load_frozen_twin", "versions"),
         "keras_tna.training.sweeps": ("sweep", "sweep_configs", "run_name"),
     },

@@ -41,7 +41,13 @@ def check_run_dir(config):
             "run (no flags.txt); refusing to write into it. Pass another "
             "--output_dir."
         )
-    stored = TrainConfig.from_flag_strings(layout.read_flagfile(flags_path)).identity()
+    try:
+        stored = TrainConfig.from_flag_strings(layout.read_flagfile(flags_path))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as error:
+        raise layout.damaged_run_error(
+            flags_path, f"cannot be read as a run's flags ({error})", out
+        ) from None
+    stored = stored.identity()
     current = config.identity()
     differing = sorted(
         name
@@ -60,7 +66,9 @@ def check_run_dir(config):
         )
     results_path = out / layout.RESULTS_FILE
     if results_path.is_file():
+        layout.read_json(results_path, out, keys=("status",))
         return "done"
+    layout.check_resumable(out)
     return "resume"
 
 
@@ -73,15 +81,46 @@ def run_dir_status(config):
 
 
 def start_run_dir(config, status):
-    """Deletes an overwritten run, creates the directory and its flags.txt."""
+    """Deletes an overwritten run, creates the directory and its flags.txt.
+
+    `train` calls it once the run is set up (data loaded, networks built), so
+    that a run that fails to start leaves no flags.txt behind.
+
+    Raises:
+        ValueError: the directory cannot be created or written (names
+            `--output_dir`).
+    """
     out = pathlib.Path(config.output_dir)
     if status != "new":
         return
     if config.overwrite and (out / layout.FLAGS_FILE).is_file():
         shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / layout.FLAGS_FILE).write_text(config.to_flagfile())
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / layout.FLAGS_FILE).write_text(config.to_flagfile())
+    except OSError as error:
+        raise ValueError(
+            f"Cannot write the run to --output_dir={str(out)!r} "
+            f"({error.strerror or error}); pass a writable directory. "
+            f"Received: output_dir={str(out)!r}"
+        ) from None
 
+
+def abandon_run_dir(config):
+    """Removes what a new run wrote when it failed before finishing an epoch.
+
+    Then nothing was trained, and leaving flags.txt behind would make a
+    corrected command a "run with different flags". A run with a finished
+    epoch (`progress.json`) is never touched.
+
+    Args:
+        config: `TrainConfig`. The run, started in a new directory.
+    """
+    out = pathlib.Path(config.output_dir)
+    progress = out / layout.CHECKPOINTS_DIR / layout.PROGRESS_FILE
+    if progress.exists() or not (out / layout.FLAGS_FILE).is_file():
+        return
+    shutil.rmtree(out, ignore_errors=True)
 
 
 

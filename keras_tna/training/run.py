@@ -6,7 +6,6 @@ the networks and the optimizer, fits with the run's callbacks, evaluates and
 writes `results.json`.
 """
 
-import json
 import math
 import os
 import pathlib
@@ -119,7 +118,15 @@ def load_frozen_twin(path, num_classes, input_shape):
         ValueError: the network's logits or inputs have another shape.
     """
     check_twin_checkpoint(path)
-    twin = keras.models.load_model(path, compile=False)
+    try:
+        twin = keras.models.load_model(path, compile=False)
+    except Exception as error:  # keras raises many types for a bad file
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(
+            f"The frozen twin checkpoint {path!r} could not be loaded ({first[:200]}); "
+            "pass the base.keras of a finished run. "
+            f"Received: twin_checkpoint={path!r}"
+        ) from None
     logits = tuple(twin.outputs[0].shape[1:])
     inputs = tuple(twin.inputs[0].shape[1:])
     if logits != (num_classes,) or inputs != tuple(input_shape):
@@ -197,7 +204,7 @@ def train(config, callbacks=None):
     out = pathlib.Path(config.output_dir)
     status = resume.run_dir_status(config)
     if status == "done":
-        results = json.loads((out / layout.RESULTS_FILE).read_text())
+        results = layout.read_json(out / layout.RESULTS_FILE, out, keys=("status",))
         print(
             f"{out} already holds this run ({results['status']}); not "
             "retraining. Pass --overwrite to train it again.",
@@ -205,7 +212,9 @@ def train(config, callbacks=None):
         )
         return results
     clock = time.time()
-    strategy = distribute.make_strategy(config.strategy, config.tpu_address)
+    strategy = distribute.make_strategy(
+        config.strategy, config.tpu_address, cluster_timeout_s=config.peer_timeout_s
+    )
     # The TF global seed keys the data pipeline's random ops; the networks'
     # weights come from `seed` alone (seed_scope), set again once data exists.
     keras.utils.set_random_seed(config.effective_data_seed())
@@ -214,7 +223,6 @@ def train(config, callbacks=None):
     plan = _Plan(config)
     distribute.check_global_batch(plan.batch_size, strategy)
     jit_compile = distribute.check_jit_compile(config.jit_compile, strategy)
-    resume.start_run_dir(config, status)
     with _PrecisionPolicy(config.mixed_precision):
         bundle, train_data, test_data, steps = _load_data(config, plan, strategy)
         keras.utils.set_random_seed(config.seed)
@@ -224,11 +232,18 @@ def train(config, callbacks=None):
             )
         results = _describe(config, plan, bundle, base, twin, steps)
         _print_header(config, plan, bundle, base, twin, results, strategy)
-        with distribute.worker_dir(out, strategy) as run_dir:
-            results = _fit_and_evaluate(
-                config, plan, model, base, twin, train_data, test_data, strategy,
-                pathlib.Path(run_dir), clock, results, callbacks,
-            )
+        # Only now, set up, does the run write its directory (flags.txt).
+        resume.start_run_dir(config, status)
+        try:
+            with distribute.worker_dir(out, strategy) as run_dir:
+                results = _fit_and_evaluate(
+                    config, plan, model, base, twin, train_data, test_data,
+                    strategy, pathlib.Path(run_dir), clock, results, callbacks,
+                )
+        except BaseException:
+            if status == "new" and distribute.is_chief(strategy):
+                resume.abandon_run_dir(config)  # only before a finished epoch
+            raise
     if results["status"] == "completed":
         print(_summary_line(results), flush=True)
     return results
@@ -269,6 +284,14 @@ def _load_data(config, plan, strategy):
     if config.smoke:
         train_data = train_data.take(SMOKE_STEPS)
         test_data = test_data.take(SMOKE_STEPS)
+    if plan.batch_size > bundle.num_train:
+        raise ValueError(
+            f"--batch_size={plan.batch_size} is larger than the training set of "
+            f"{config.dataset!r} ({bundle.num_train} training images): every epoch "
+            f"would be one batch of {bundle.num_train}. Lower --batch_size to at "
+            f"most {bundle.num_train}. Received: batch_size={plan.batch_size}, "
+            f"{bundle.num_train} training images"
+        )
     steps = _num_steps(train_data, bundle.num_train, plan.batch_size)
     train_data = distribute.shard(train_data, "data")
     test_data = distribute.shard(test_data, "data")
@@ -407,6 +430,15 @@ def _fit_and_evaluate(
         if os.path.isfile(backup.weights_path):
             model.load_weights(backup.weights_path)
             last_good = layout.completed_epochs(out)
+            kept = (
+                f"Kept the checkpoint of the last good epoch ({last_good}) in "
+                f"{checkpoints}."
+            )
+        else:
+            kept = (
+                "No epoch ended with a finite loss, so no checkpoint was kept "
+                "(nothing to resume from)."
+            )
         results.update(
             status="diverged",
             message=guard.message,
@@ -416,11 +448,8 @@ def _fit_and_evaluate(
             ensemble_accuracy=None,
             base_loss=None,
         )
-        print(
-            f"{guard.message} Kept the checkpoint of the last good epoch "
-            f"({last_good}) in {checkpoints}.",
-            flush=True,
-        )
+        results["message"] = f"{guard.message} {kept}"
+        print(results["message"], flush=True)
     else:
         scores = model.evaluate(test_data, verbose=0, return_dict=True)
         results.update(
