@@ -11,6 +11,8 @@ Examples:
 >>> model.base.save("base.keras")  # doctest: +SKIP
 """
 
+import sys
+
 from keras_tna.lazy import lazy_attributes
 
 __version__ = "0.1.0"
@@ -33,6 +35,36 @@ __getattr__, __dir__ = lazy_attributes(
     submodules=("callbacks", "data", "distribute", "losses", "models"),
 )
 
+# The modules whose classes `keras.models.load_model` must find registered
+# ("keras_tna>TwinModel", the matching losses, the networks' custom layers).
+SAVEABLE_MODULES = ("keras_tna.twin_model", "keras_tna.losses", "keras_tna.models.layers")
+
+
+def register_saveables():
+    """Registers keras_tna's saveable classes with Keras (imports Keras).
+
+    `keras.models.load_model` finds only registered classes. This runs by
+    itself when Keras is imported before keras_tna (`import keras` or
+    `import tensorflow` first) and whenever `keras_tna.TwinModel` is used;
+    call it before loading a `.keras` file otherwise.
+
+    Examples:
+
+    ```python
+    import keras_tna
+    keras_tna.register_saveables()
+    model = keras.models.load_model("twin_model.keras")
+    ```
+    """
+    import importlib
+
+    for module in SAVEABLE_MODULES:
+        importlib.import_module(module)
+
+
+if "keras" in sys.modules:
+    register_saveables()
+
 __all__ = [
     "TwinModel",
     "make_twin",
@@ -41,6 +73,7 @@ __all__ = [
     "LateMatching",
     "DivergenceGuard",
     "METRIC_NAMES",
+    "register_saveables",
     "callbacks",
     "data",
     "losses",
