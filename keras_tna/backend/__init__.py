@@ -80,3 +80,21 @@ def compile_fn(fn, static_argnames=()):
     if name not in _MODULES:
         return fn
     return steps(name).compile_fn(fn, static_argnames)
+
+
+def require_tensorflow(feature):
+    """Raises ValueError unless Keras runs on TensorFlow (for TF-only features).
+
+    Args:
+        feature: str. What needs TensorFlow, for the message.
+
+    Examples:
+
+    >>> require_tensorflow("tf.distribute")  # on the TensorFlow backend: nothing
+    """
+    name = keras.backend.backend()
+    if name != "tensorflow":
+        raise ValueError(
+            f"{feature} needs the TensorFlow backend (KERAS_BACKEND=tensorflow). "
+            f"Received: backend={name!r}"
+        )

@@ -14,6 +14,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from keras_tna import backend
+
 _SHARD_POLICIES = {
     "data": tf.data.experimental.AutoShardPolicy.DATA,
     "file": tf.data.experimental.AutoShardPolicy.FILE,
@@ -437,11 +439,9 @@ def synchronize_batchnorm(model, synchronized=True):
     """
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"`model` must be a keras.Model. Received: model={model!r}")
-    if synchronized and keras.backend.backend() != "tensorflow":
-        raise ValueError(
-            "Synchronised BatchNorm needs the TensorFlow backend (keras' "
-            "BatchNormalization(synchronized=True)). Received: backend="
-            f"{keras.backend.backend()!r}"
+    if synchronized:
+        backend.require_tensorflow(
+            "Synchronised BatchNorm (keras' BatchNormalization(synchronized=True))"
         )
     count = 0
     for layer in model._flatten_layers(include_self=True, recursive=True):
