@@ -62,7 +62,7 @@ def register_saveables():
         importlib.import_module(module)
 
 
-if "keras" in sys.modules:
+if sys.modules.get("keras") is not None:  # Keras loaded (not blocked with None)
     register_saveables()
 
 __all__ = [
