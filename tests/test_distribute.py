@@ -44,7 +44,15 @@ def free_port_pair():
             s.close()
 
 
+# Models built inside a tf.distribute strategy need Keras on TensorFlow.
+tensorflow_backend_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="tf.distribute strategies train Keras models on the TensorFlow backend only",
+)
+
+
 # ----------------------------------------------------------------- docstrings
+@tensorflow_backend_only
 def test_docstring_examples_run():
     attempted = failed = 0
     for module in (distribute, distribute.strategies, distribute.workers):
@@ -272,6 +280,7 @@ def bn_net(seed):
     )
 
 
+@tensorflow_backend_only
 @pytest.mark.parametrize("synchronized", [True, False])
 def test_synchronized_batchnorm_matches_one_device(synchronized):
     devices = two_cpus()
@@ -365,6 +374,7 @@ def run_worker_group(tmp, name, worker_args, cluster_size=2):
 
 
 @pytest.mark.slow
+@tensorflow_backend_only
 def test_multi_worker_matches_one_worker_stops_on_dead_peer_and_resumes(tmp_path):
     backup = tmp_path / "checkpoints"
     common = ["--backup", str(backup), "--epochs", "4"]
