@@ -24,7 +24,9 @@ def test_network_args_parse(value, expected):
     "value, phrase",
     [("{width: 2}", "must be a JSON object of the network's keyword arguments"),
      ("[2]", "must be a JSON object (a {...}"),
-     ('"width"', "must be a JSON object (a {...}")],
+     ('"width"', "must be a JSON object (a {...}"),
+     ('{"weight_decay": 0.1}', "must not set ['weight_decay']: the run passes them"),
+     ('{"seed": 3, "width": 2}', "must not set ['seed']: the run passes them")],
 )
 def test_bad_network_args_name_the_setting(value, phrase):
     with pytest.raises(ValueError) as error:

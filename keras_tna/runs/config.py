@@ -426,7 +426,20 @@ def parse_network_args(value):
             "`network_args` must be a JSON object (a {...} of keyword "
             f"arguments). Received: network_args={value!r}"
         )
+    taken = sorted(set(kwargs) & set(_RUN_NETWORK_ARGUMENTS))
+    if taken:
+        raise ValueError(
+            f"`network_args` must not set {taken}: the run passes them itself "
+            "(use --seed, --weight_decay, --kernel_initializer, --dataset). "
+            f"Received: network_args={value!r}"
+        )
     return kwargs
+
+
+# What `keras_tna.training` passes to `models.build` itself, from other settings.
+_RUN_NETWORK_ARGUMENTS = (
+    "num_classes", "input_shape", "seed", "weight_decay", "kernel_initializer",
+)
 
 
 def parse_twin_reinit(value):
