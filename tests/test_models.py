@@ -83,6 +83,16 @@ NETWORKS = [
     ("convnet", 10, (28, 28, 1), {}, 76_234, 0,
      [(26, 26, 16), (24, 24, 32), (12, 12, 32), (10, 10, 64), (8, 8, 64),
       (5, 5, 64)]),
+    # width=1.45 (issue 23's compute-matched "Wide"): convs 23, 46, 93, 93:
+    # 3*3*3*23+23 = 644, 3*3*23*46+46 = 9,568, 3*3*46*93+93 = 38,595,
+    # 3*3*93*93+93 = 77,934; linear 25*93*10+10 = 23,260: 150,001 (1.96x).
+    ("convnet", 10, (32, 32, 3), {"width": 1.45}, 150_001, 0,
+     [(30, 30, 23), (28, 28, 46), (14, 14, 46), (12, 12, 93), (10, 10, 93),
+      (5, 5, 93)]),
+    # width=1.0 is exactly the paper's ConvNet.
+    ("convnet", 10, (32, 32, 3), {"width": 1.0}, 76_522, 0,
+     [(30, 30, 16), (28, 28, 32), (14, 14, 32), (12, 12, 64), (10, 10, 64),
+      (5, 5, 64)]),
     # kuangliu/pytorch-cifar ResNet18 for 10 classes: 11,173,962 parameters
     # (the figure of the issue; by hand: 11,168,832 conv/BN + 5,130 linear);
     # 4,800 BatchNorm channels -> 9,600 statistics.
@@ -152,7 +162,10 @@ NETWORKS = [
 @pytest.mark.parametrize(
     "name,num_classes,input_shape,kwargs,trainable,non_trainable,shapes",
     NETWORKS,
-    ids=[f"{c[0]}-{c[1]}-{c[2][0]}x{c[2][2]}" for c in NETWORKS],
+    ids=[
+        f"{c[0]}-{c[1]}-{c[2][0]}x{c[2][2]}" + "".join(f"-{k}{v}" for k, v in c[3].items())
+        for c in NETWORKS
+    ],
 )
 def test_counts_blocks_and_logits(
     name, num_classes, input_shape, kwargs, trainable, non_trainable, shapes
@@ -643,3 +656,9 @@ def test_convnet_default_init_is_pytorchs():
         assert np.abs(kernel).max() <= bound
         assert np.abs(kernel).max() > 0.95 * bound  # uniform up to the bound
         assert np.std(kernel) == pytest.approx(bound / np.sqrt(3), rel=0.1)
+
+
+@pytest.mark.parametrize("width", [0, -1.0, 65, "2", True])
+def test_convnet_width_is_checked(width):
+    with pytest.raises(ValueError, match=r"`width` must be a number in \(0, 64\]"):
+        models.build("convnet", 10, (32, 32, 3), width=width)
