@@ -662,3 +662,23 @@ def test_convnet_default_init_is_pytorchs():
 def test_convnet_width_is_checked(width):
     with pytest.raises(ValueError, match=r"`width` must be a number in \(0, 64\]"):
         models.build("convnet", 10, (32, 32, 3), width=width)
+
+
+def test_count_macs_matches_the_hand_count():
+    # Per image: conv1 30*30*16 outputs x 27 reads = 388,800; conv2 28*28*32 x
+    # 144 = 3,612,672; conv3 12*12*64 x 288 = 2,654,208; conv4 10*10*64 x 576
+    # = 3,686,400; linear 10 x 1600 = 16,000. Pools are not counted.
+    assert models.count_macs(models.build("convnet", 10, (32, 32, 3))) == 10_358_080
+    # width 1.45 (23, 46, 93, 93): 30*30*23*27 + 28*28*46*207 + 12*12*93*414
+    # + 10*10*93*837 + 10*2325.
+    wide = 558_900 + 7_465_248 + 5_544_288 + 7_784_100 + 23_250
+    assert models.count_macs(models.build("convnet", 10, (32, 32, 3), width=1.45)) == wide
+    assert round(wide / 10_358_080, 2) == 2.06
+
+
+def test_count_macs_walks_nested_models_and_depthwise():
+    inner = keras.Sequential([keras.Input((8, 8, 4)), keras.layers.DepthwiseConv2D(3)])
+    outer = keras.Sequential([keras.Input((8, 8, 4)), inner, keras.layers.Flatten(),
+                              keras.layers.Dense(5)])
+    # depthwise: 6*6*4 outputs x 9 reads; dense: 5 outputs x 144 inputs.
+    assert models.count_macs(outer) == 6 * 6 * 4 * 9 + 5 * 144

@@ -13,6 +13,7 @@ import keras
 from keras_tna.models import _common, layers
 from keras_tna.models.applications import imagenet_resnet50
 from keras_tna.models.convnet import convnet
+from keras_tna.models.flops import count_macs
 from keras_tna.models.keras_cv_backbones import (
     KERAS_CV_PREFIX,
     classifier_on_backbone,
@@ -214,4 +215,4 @@ def block_names(model):
     return [f"block_{n}" for n in numbers]
 
 
-__all__ = ["REGISTRY", "available", "block_names", "build", "layers"]
+__all__ = ["REGISTRY", "available", "block_names", "build", "count_macs", "layers"]

@@ -1,0 +1,72 @@
+r"""The compute-matched table: TNA against one network given the same compute.
+
+Collects every results.json under `--runs` (Single and TNA at the reference
+epochs, Single trained longer, a wider Single, the ensemble of two singles),
+forms one row per (method, network, network arguments, epochs) and writes
+`<name>.md`, `<name>.csv` and `<name>_compute.png` (accuracy against training
+compute): `keras_tna.reporting.compute`.
+
+    python apps/compute_report.py \
+        --runs=docs/results/table1_convnet_cifar10_20ep/runs,docs/results/compute_matched_convnet_cifar10/runs \
+        --output_dir=docs/results/compute_matched_convnet_cifar10
+"""
+
+import csv
+import pathlib
+import sys
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_list("runs", None, "Directories holding the runs (searched for results.json).")
+flags.DEFINE_string("output_dir", None, "Where to write <name>.md/.csv/_compute.png; default: only print.")
+flags.DEFINE_string("name", "report", "File name stem of the written files.")
+flags.DEFINE_list("input_shape", ["32", "32", "3"], "Image shape for counting MACs: height,width,channels.")
+flags.DEFINE_integer("num_classes", 10, "Classes of the networks, for counting MACs.", lower_bound=2)
+flags.mark_flag_as_required("runs")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        sys.exit(f"compute_report.py: error: unexpected arguments {argv[1:]}")
+    try:
+        shape = tuple(int(v) for v in FLAGS.input_shape)
+    except ValueError:
+        sys.exit("compute_report.py: error: --input_shape must be three integers, "
+                 f"e.g. 32,32,3. Received: {','.join(FLAGS.input_shape)}")
+    from keras_tna import models
+    from keras_tna import reporting
+    from keras_tna.reporting import compute
+
+    def macs_of(model, network_args):
+        return models.count_macs(models.build(model, FLAGS.num_classes, shape, **network_args))
+
+    try:
+        results = reporting.collect(FLAGS.runs)
+        table = compute.compute_table(results, macs_of)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        sys.exit(f"compute_report.py: error: {error}")
+    runs = compute.runs_table(results)
+    said = compute.verdicts(table)
+    print(table.text(), "", *said, "", runs.text(), sep="\n", flush=True)
+    if FLAGS.output_dir is None:
+        return
+    out = pathlib.Path(FLAGS.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{FLAGS.name}.md").write_text(
+        "### What the numbers say (against TNA; Welch's t-test)\n\n"
+        + "".join(f"- {line}\n" for line in said)
+        + "\n" + table.markdown() + "\n\n" + runs.markdown() + "\n"
+    )
+    with open(out / f"{FLAGS.name}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(table.records[0]))
+        writer.writeheader()
+        writer.writerows(table.records)
+    compute.plot_compute(table, out / f"{FLAGS.name}_compute.png")
+    print(f"Wrote {out}/{FLAGS.name}.md, .csv, _compute.png", flush=True)
+
+
+def run():
+    """Entry point of `apps/compute_report.py`."""
+    app.run(main)
