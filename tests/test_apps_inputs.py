@@ -24,6 +24,7 @@ from PIL import Image
 from keras_tna import training
 from keras_tna.data import layout as data_layout
 from keras_tna.runs import layout
+from keras_tna.runs import validation
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = ["--dataset=digits", "--image_size=32", "--smoke", "--verbose=0",
@@ -94,7 +95,7 @@ def test_help_and_flag_errors_answer_without_tensorflow(tmp_path):
     assert "Flags parsing error: flag --epochs=-1" in err.splitlines()[0]
     rc, _, err = _app_without_tensorflow(*SMOKE, "--peer_timeout_s=0")
     assert rc != 0 and "Traceback" not in err
-    assert "flag --peer_timeout_s=0.0: `peer_timeout_s` must be > 0" in err.splitlines()[0]
+    assert "flag --peer_timeout_s=0.0: `peer_timeout_s` must be a finite number > 0" in err.splitlines()[0]
 
 
 # ------------------------------------------- output_dir, twin checkpoint, run files
@@ -173,7 +174,7 @@ def test_truncated_twin_checkpoint_is_named(tmp_path):
     data = (tmp_path / "base.keras").read_bytes()
     (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"cut.keras' is not a .keras file keras can load"):
-        training.check_twin_checkpoint(str(tmp_path / "cut.keras"))
+        validation.check_twin_checkpoint(str(tmp_path / "cut.keras"))
     # A zip that keras cannot load: named too, not keras' "File not found".
     with zipfile.ZipFile(tmp_path / "odd.keras", "w") as archive:
         archive.writestr("config.json", "{}")

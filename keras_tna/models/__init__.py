@@ -10,6 +10,7 @@ import re
 
 import keras
 
+from keras_tna import initializers
 from keras_tna.models import _common, layers
 from keras_tna.models.applications import imagenet_resnet50
 from keras_tna.models.convnet import convnet
@@ -160,11 +161,11 @@ def build(name, num_classes, input_shape, *, seed=None, **kwargs):
     builder = _builder(name)
     _common.check_num_classes(num_classes)
     input_shape = _common.check_input_shape(input_shape)
-    _common.check_seed(seed)
+    initializers.check_seed(seed)
     if "weight_decay" in kwargs:
         _common.check_weight_decay(kwargs["weight_decay"])
     _check_kwargs(name, builder, kwargs)
-    with _common.seed_scope(seed):
+    with initializers.seed_scope(seed):
         return builder(num_classes, input_shape, **kwargs)
 
 
