@@ -129,7 +129,7 @@ def test_flagfile_overrides_and_sweep_expansion():
     [
         (["--model=resnet1000"], "Unknown network 'resnet1000'"),
         (["--dataset=cifar11"], "Unknown dataset 'cifar11'"),
-        (["--method=boosting"], "value should be one of"),
+        (["--method=boosting"], "`method` must be one of"),
         (["--kernel_initializer=zeroish"], "Unknown kernel initializer"),
         (["--methods=single,boosting"], "Unknown method"),
         (["--alpha=-1"], "alpha"),

@@ -11,14 +11,12 @@ import re
 import keras
 
 from keras_tna import initializers
+from keras_tna.network_names import KERAS_CV_PREFIX, KERAS_HUB_PREFIX
 from keras_tna.models import _common, layers
 from keras_tna.models.applications import imagenet_resnet50
 from keras_tna.models.convnet import convnet
-from keras_tna.models.keras_cv_backbones import (
-    KERAS_CV_PREFIX,
-    classifier_on_backbone,
-)
-from keras_tna.models.keras_hub_backbones import KERAS_HUB_PREFIX, hub_classifier
+from keras_tna.models.keras_cv_backbones import classifier_on_backbone
+from keras_tna.models.keras_hub_backbones import hub_classifier
 from keras_tna.models.mobilenetv2 import mobilenetv2
 from keras_tna.models.resnet import (
     resnet18,
