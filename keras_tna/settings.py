@@ -3,7 +3,7 @@
 `SETTINGS` is the one declaration per setting from which the rest derives:
 the flags of `apps/train.py` (`keras_tna.cli.train_flags` defines one flag per
 setting, with its help and `Setting.check` as validator), the fields of
-`keras_tna.runs.TrainConfig` (made from `SETTINGS`, checked by the same
+`keras_tna.training.TrainConfig` (made from `SETTINGS`, checked by the same
 `Setting.check`) and `TwinModel`'s checks of `alpha`, `temperature`,
 `matching_start_epoch` and `batch_size` (`keras_tna.checks.arguments`). The
 same bad value therefore gives one message whichever way it comes in: a flag,
@@ -153,6 +153,11 @@ class Setting:
         return self.kind.__name__ + (" or None" if self.optional else "")
 
 
+def _unset_text(name, group, help):
+    """A string setting that is None (not set) by default."""
+    return Setting(name, str, None, help, group=group, optional=True)
+
+
 def _number(name, kind, default, help, minimum=0, **kwargs):
     return Setting(name, kind, default, help, minimum=minimum, **kwargs)
 
@@ -169,9 +174,9 @@ _DECLARED = (
         "tinyimagenet:<path>, ...).",
         group="what",
     ),
-    Setting(
-        "data_dir", str, None, "Where datasets are stored (the TFDS data dir).",
-        group="what", optional=True,
+    _unset_text(
+        "data_dir", "what",
+        "Where datasets are stored (the TFDS data dir).",
     ),
     _number(
         "image_size", int, None,
@@ -187,10 +192,9 @@ _DECLARED = (
         "keras_hub:<BackboneClass> or keras_cv:<BackboneClass>.",
         group="what",
     ),
-    Setting(
-        "twin_model", str, None,
+    _unset_text(
+        "twin_model", "what",
         "The twin's network (Table 8); default: as --model.",
-        group="what", optional=True,
     ),
     Setting(
         "twin_reinit", str, "all",
@@ -201,20 +205,18 @@ _DECLARED = (
         "Anything but 'all' needs the twin to be the base's network.",
         group="what", paper="all",
     ),
-    Setting(
-        "network_args", str, None,
+    _unset_text(
+        "network_args", "what",
         "More keyword arguments of the network, as a JSON object, e.g. the "
         "constructor arguments of a keras_hub:<BackboneClass> "
         "('{\"block_type\": \"basic_block\", ...}') or '{\"width\": 2}'; also "
         "given to the twin when it is the same network.",
-        group="what", optional=True,
     ),
-    Setting(
-        "kernel_initializer", str, None,
+    _unset_text(
+        "kernel_initializer", "what",
         "Initializer of the conv and dense kernels of both networks: a Keras "
         "initializer name or torch_default (PyTorch's default); default: each "
         "network's own (he_normal).",
-        group="what", optional=True,
     ),
     Setting("method", str, "tna", _METHOD_HELP + ".", group="what",
             choices=tuple(sorted(methods.METHODS)), paper="tna"),
@@ -234,11 +236,10 @@ _DECLARED = (
         "First epoch (0-based) with the matching loss: late matching (Fig. 5).",
         group="what", paper=0,
     ),
-    Setting(
-        "twin_checkpoint", str, None,
+    _unset_text(
+        "twin_checkpoint", "what",
         "method=frozen_twin: the pretrained twin, a .keras file (a run's "
         "base.keras).",
-        group="what", optional=True,
     ),
     # -------------------------------------------------------- how to train
     _number("epochs", int, 200, "Training epochs.", minimum=1, paper=200),
@@ -295,11 +296,10 @@ _DECLARED = (
         "GPUs), multi_worker (TF_CONFIG), tpu (--tpu_address).",
         group="where", choices=STRATEGIES,
     ),
-    Setting(
-        "tpu_address", str, None,
+    _unset_text(
+        "tpu_address", "where",
         "--strategy=tpu: local (a TPU VM; the default), a Cloud TPU name or "
         "grpc://host:port.",
-        group="where", optional=True,
     ),
     _number(
         "peer_timeout_s", float, 900.0,

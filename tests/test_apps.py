@@ -362,7 +362,7 @@ def test_frozen_twin_checkpoint_errors(tmp_path):
 @pytest.mark.parametrize(
     "changes, error, message",
     [
-        ({"method": "boost"}, ValueError, "Unknown method"),
+        ({"method": "boost"}, ValueError, "`method` must be one of"),
         ({"model": "resnet1000"}, ValueError, "Unknown network"),
         ({"dataset": "cifar11"}, ValueError, "Unknown dataset"),
         ({"epochs": 0}, ValueError, "epochs"),

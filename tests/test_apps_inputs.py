@@ -90,6 +90,13 @@ def _fake_run(out, config, progress=None, weights=None, results=None):
 def test_help_and_flag_errors_answer_without_tensorflow(tmp_path):
     rc, out, err = _app_without_tensorflow("--helpfull")  # absl exits 1 after help
     assert rc == 1 and "--peer_timeout_s" in out and "Traceback" not in err, err[-2000:]
+    # --help: the main flags, grouped, one line each, and exit status 0.
+    rc, out, err = _app_without_tensorflow("--help")
+    assert rc == 0 and err == "", err[-2000:]
+    flag_lines = [line.split()[0] for line in out.splitlines() if line.startswith("  --")]
+    assert "--alpha=0.005" in flag_lines and "--epochs=200" in flag_lines
+    assert "--methods" in flag_lines and "--helpfull" in out
+    assert out.index("What to train:") < out.index("How to train:") < out.index("Sweeps")
     rc, _, err = _app_without_tensorflow("--epochs=-1")
     assert rc != 0 and "Traceback" not in err
     assert "Flags parsing error: flag --epochs=-1" in err.splitlines()[0]

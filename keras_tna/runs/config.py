@@ -45,10 +45,8 @@ class _TrainConfigMethods:
                 setattr(self, field, None)
         if self.image_size == 0:
             self.image_size = None
-        if isinstance(self.jit_compile, bool):
+        if isinstance(self.jit_compile, bool):  # as Keras' own jit_compile
             self.jit_compile = "true" if self.jit_compile else "false"
-        elif isinstance(self.jit_compile, str):
-            self.jit_compile = self.jit_compile.lower()
 
     # ---------------------------------------------------------------- checks
     def validate(self):
