@@ -18,7 +18,6 @@ import pytest
 from keras_tna import training
 from keras_tna.analysis import cka
 from keras_tna.analysis import common
-from keras_tna.analysis import corruptions as corr
 from keras_tna.analysis import corruption_catalog as catalog
 from keras_tna.runs import store
 

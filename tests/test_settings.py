@@ -107,11 +107,10 @@ TWIN_MODEL_CASES = [
 
 @pytest.mark.parametrize("name,text", TWIN_MODEL_CASES)
 def test_flag_config_and_twin_model_say_the_same(name, text):
-    import keras  # noqa: F401  (TwinModel's path needs Keras; the others do not)
-
+    # Imported here: the flag and config paths above need no Keras.
     from keras_tna import TwinModel
 
-    from _tiny_nets import C, D, dense  # tests/_tiny_nets.py
+    from _tiny_nets import D, dense  # tests/_tiny_nets.py
 
     value = _typed(name, text)
     flag = _flag_error(f"--{name}={text}")

@@ -26,13 +26,14 @@ averages and the mCE use only the 15 common ones, as the paper does.
 import numpy as np
 
 from keras_tna.analysis import common
-
 from keras_tna.analysis.corruption_catalog import (
     COMMON_CORRUPTIONS,
     SEVERITIES,
     _check_severity,
     get_corruption,
 )
+from keras_tna.analysis.corruption_sources import CorruptionSource
+from keras_tna.runs import store
 
 
 class CorruptionResult:
