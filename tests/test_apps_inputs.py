@@ -97,6 +97,7 @@ def test_help_and_flag_errors_answer_without_tensorflow(tmp_path):
     assert "--alpha=0.005" in flag_lines and "--epochs=200" in flag_lines
     assert "--methods" in flag_lines and "--helpfull" in out
     assert out.index("What to train:") < out.index("How to train:") < out.index("Sweeps")
+    assert _app_without_tensorflow("--helpshort")[:2] == (0, out)  # absl's hint
     rc, _, err = _app_without_tensorflow("--epochs=-1")
     assert rc != 0 and "Traceback" not in err
     assert "Flags parsing error: flag --epochs=-1" in err.splitlines()[0]

@@ -99,9 +99,9 @@ def _report_sweep(config, runs):
     return EXIT_DIVERGED
 
 
-# What asks for the short help (absl's own --help prints only the docstring
+# What asks for the short help (absl's own --help and --helpshort print only the docstring
 # and exits 1); --helpfull stays absl's list of every flag.
-HELP_ARGUMENTS = ("--help", "-help", "-h", "-?", "--help=true")
+HELP_ARGUMENTS = ("--help", "-help", "-h", "-?", "--help=true", "--helpshort")
 
 
 def run(argv=None):
