@@ -99,8 +99,8 @@ def _report_sweep(config, runs):
     return EXIT_DIVERGED
 
 
-# What asks for the short help (absl's own --help and --helpshort print only the docstring
-# and exits 1); --helpfull stays absl's list of every flag.
+# What asks for the short help: absl's own --help and --helpshort print only
+# the docstring and exit 1; --helpfull stays absl's list of every flag.
 HELP_ARGUMENTS = ("--help", "-help", "-h", "-?", "--help=true", "--helpshort")
 
 
