@@ -28,7 +28,6 @@ RUN_CONTROL_FIELDS = (
     "jit_compile",
     "deterministic",
 )
-METHODS = methods.METHODS
 
 # Fields added after runs were first written: a flags.txt without them was
 # trained with this value (not None, as for other fields a flags.txt leaves out).
@@ -36,13 +35,12 @@ FIELDS_ADDED_LATER = {"twin_reinit": "all"}
 
 
 class _TrainConfigMethods:
+    """The methods of `TrainConfig` (its fields come from `settings.SETTINGS`)."""
+
     def __post_init__(self):
-        for field in (
-            "data_dir", "twin_model", "twin_checkpoint", "tpu_address",
-            "kernel_initializer", "network_args",
-        ):
-            if getattr(self, field) == "":
-                setattr(self, field, None)
+        for name, setting in settings.SETTINGS.items():
+            if setting.optional and setting.kind is str and getattr(self, name) == "":
+                setattr(self, name, None)  # an empty flag: not set
         if self.image_size == 0:
             self.image_size = None
         if isinstance(self.jit_compile, bool):  # as Keras' own jit_compile
@@ -69,7 +67,7 @@ class _TrainConfigMethods:
         if self.kernel_initializer is not None:
             initializers.kernel_initializer(self.kernel_initializer)
         validation.parse_network_args(self.network_args)
-        if METHODS[self.method].freeze_twin:
+        if self.method_spec.freeze_twin:
             validation.check_twin_checkpoint(self.twin_checkpoint)
         validation.check_output_dir(self.output_dir)
         return self
@@ -103,7 +101,7 @@ class _TrainConfigMethods:
         the method does not read, so e.g. a `"single"` run is the same run
         whatever `alpha` says.
         """
-        used = set(METHODS[self.method].uses)
+        used = set(self.method_spec.uses)
         return {
             name: value
             for name, value in self.flag_values().items()
