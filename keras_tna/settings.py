@@ -70,6 +70,12 @@ class Setting:
             or None where the paper does not set it.
         note: str. Said after the rule in error messages, e.g. what a
             value means.
+
+    Examples:
+
+    >>> rate = Setting("rate", float, 0.1, "A rate.", exclusive=True, minimum=0)
+    >>> rate.message(0.0)
+    '`rate` must be a finite number > 0. Received: rate=0.0'
     """
 
     name: str
