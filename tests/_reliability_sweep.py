@@ -161,7 +161,7 @@ def define_cases():
         lambda: fit(model(alpha=np.int64(0)), X, Y))
     case(A, "temperature='hot' with dml", r"temperature")(
         lambda: model(matching="dml", temperature="hot"))
-    case(A, "temperature=0 with dml", r"temperature.*positive")(
+    case(A, "temperature=0 with dml", r"temperature.*(positive|> 0)")(
         lambda: model(matching="dml", temperature=0))
     case(A, "temperature=inf with dml", r"temperature.*finite")(
         lambda: fit(model(matching="dml", temperature=float("inf")), X, Y))

@@ -17,6 +17,7 @@ from absl import flags as absl_flags
 from keras_tna import data as tna_data
 from keras_tna import models as tna_models
 from keras_tna import reporting
+from keras_tna import settings
 from keras_tna import training
 from keras_tna.data import registry as data_registry
 
@@ -128,7 +129,7 @@ def test_flagfile_overrides_and_sweep_expansion():
     [
         (["--model=resnet1000"], "Unknown network 'resnet1000'"),
         (["--dataset=cifar11"], "Unknown dataset 'cifar11'"),
-        (["--method=boosting"], "value should be one of"),
+        (["--method=boosting"], "`method` must be one of"),
         (["--kernel_initializer=zeroish"], "Unknown kernel initializer"),
         (["--methods=single,boosting"], "Unknown method"),
         (["--alpha=-1"], "alpha"),
@@ -208,10 +209,10 @@ def test_smoke_run_writes_every_artifact(tna_run):
 def test_smoke_accuracies_match_the_saved_networks(tna_run):
     config, results = tna_run
     out = pathlib.Path(config.output_dir)
-    bundle = tna_data.load("digits", batch_size=training.SMOKE_BATCH_SIZE,
+    bundle = tna_data.load("digits", batch_size=settings.SMOKE_BATCH_SIZE,
                            seed=config.seed, image_size=32)
     x, y = [], []
-    for images, labels in bundle.test.take(training.SMOKE_STEPS):
+    for images, labels in bundle.test.take(settings.SMOKE_STEPS):
         x.append(images.numpy())
         y.append(labels.numpy())
     x, y = np.concatenate(x), np.concatenate(y)
@@ -361,7 +362,7 @@ def test_frozen_twin_checkpoint_errors(tmp_path):
 @pytest.mark.parametrize(
     "changes, error, message",
     [
-        ({"method": "boost"}, ValueError, "Unknown method"),
+        ({"method": "boost"}, ValueError, "`method` must be one of"),
         ({"model": "resnet1000"}, ValueError, "Unknown network"),
         ({"dataset": "cifar11"}, ValueError, "Unknown dataset"),
         ({"epochs": 0}, ValueError, "epochs"),

@@ -438,7 +438,7 @@ def test_make_twin_all_and_progressive_reinit():
     again = make_twin(base, reinit=["hidden"], seed=3)
     for a, b in zip(partial.get_weights(), again.get_weights()):
         np.testing.assert_array_equal(a, b)  # equal seeds, equal twins
-    with pytest.raises(ValueError, match="not in"):
+    with pytest.raises(ValueError, match=r"does not have, or that have no weights: \['nope'\]"):
         make_twin(base, reinit=["nope"])
 
 

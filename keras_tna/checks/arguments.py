@@ -5,43 +5,30 @@ fix and what was received (`Received: ...`), when the TwinModel is built or
 compiled.
 """
 
-import math
-import numbers
 import warnings
 import weakref
 
 import keras
 import numpy as np
 
+from keras_tna import settings
+
 _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
 
 
 # ------------------------------------------------------------------ arguments
 def check_alpha(alpha):
-    """Raises unless `alpha` is a finite real number >= 0 (not a bool)."""
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
-        raise ValueError(
-            "`alpha` must be a number >= 0, not a bool or a string (the paper "
-            f"uses 5e-3; 0 trains two independent networks). Received: alpha={alpha!r}"
-        )
-    if not (math.isfinite(alpha) and alpha >= 0):
-        raise ValueError(
-            "`alpha` must be a finite number >= 0 (the paper uses 5e-3; 0 trains "
-            f"two independent networks). Received: alpha={alpha!r}"
-        )
+    """Raises unless `alpha` is a finite real number >= 0 (not a bool).
+
+    The rule and message are `keras_tna.settings.SETTINGS["alpha"]`'s, as for
+    `--alpha` and `TrainConfig.alpha`.
+    """
+    settings.check("alpha", alpha)
 
 
 def check_temperature(temperature):
-    """Raises unless `temperature` is a finite real number > 0."""
-    if (
-        isinstance(temperature, (bool, np.bool_))
-        or not isinstance(temperature, numbers.Real)
-        or not (math.isfinite(temperature) and temperature > 0)
-    ):
-        raise ValueError(
-            "`temperature` must be a finite positive number (1.0 is DML as "
-            f"published). Received: temperature={temperature!r}"
-        )
+    """Raises unless `temperature` is a finite real number > 0 (the setting's rule)."""
+    settings.check("temperature", temperature)
 
 
 def check_bool(name, value):
@@ -53,17 +40,8 @@ def check_bool(name, value):
 
 
 def check_start_epoch(value):
-    """Raises unless `value` is an integer >= 0."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or int(value) != value
-        or value < 0
-    ):
-        raise ValueError(
-            "`matching_start_epoch` must be an integer >= 0. "
-            f"Received: matching_start_epoch={value!r}"
-        )
+    """Raises unless `value` is an integer >= 0 (the setting's rule)."""
+    settings.check("matching_start_epoch", value)
 
 
 def check_input_shapes(base, twin):
@@ -150,18 +128,9 @@ def check_loss(loss):
 
 
 def check_batch_size(batch_size):
-    """Raises unless `batch_size` is None or an integer >= 1."""
-    if batch_size is None:
-        return
-    if (
-        isinstance(batch_size, (bool, np.bool_))
-        or not isinstance(batch_size, numbers.Integral)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            "`batch_size` must be an integer >= 1 (or None for keras' 32). "
-            f"Received: batch_size={batch_size!r}"
-        )
+    """Raises unless `batch_size` is None (keras' 32) or an integer >= 1."""
+    if batch_size is not None:
+        settings.check("batch_size", batch_size)
 
 
 # ------------------------------------------------------------------- networks

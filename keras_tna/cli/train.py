@@ -99,6 +99,22 @@ def _report_sweep(config, runs):
     return EXIT_DIVERGED
 
 
-def run():
-    """Entry point of the `keras-tna-train` console script."""
-    app.run(main)
+# What asks for the short help: absl's own --help and --helpshort print only
+# the docstring and exit 1; --helpfull stays absl's list of every flag.
+HELP_ARGUMENTS = ("--help", "-help", "-h", "-?", "--help=true", "--helpshort")
+
+
+def run(argv=None):
+    """Entry point of the `keras-tna-train` console script.
+
+    Args:
+        argv: list of str or None. The command line; None: `sys.argv`.
+    """
+    argv = sys.argv if argv is None else argv
+    if any(arg in HELP_ARGUMENTS for arg in argv[1:]):
+        print(__doc__.rstrip())
+        print()
+        print(train_flags.short_help())
+        print("\nEvery flag (absl's too): --helpfull.")
+        sys.exit(0)
+    app.run(main, argv=argv)

@@ -21,6 +21,7 @@ import pathlib
 
 # The tables and the plots live in two modules; every name is importable from here.
 from keras_tna.reporting.plots import plot_alpha, plot_curves
+from keras_tna.runs.store import read_history
 from keras_tna.reporting.tables import (  # noqa: F401
     _all_variants,
     alpha_table,
@@ -34,7 +35,6 @@ from keras_tna.reporting.tables import (  # noqa: F401
     group,
     METHOD_LABELS,
     per_run_table,
-    read_history,
     _record,
     reinit_table,
     setting_label,

@@ -36,6 +36,7 @@ from scipy import stats as scipy_stats
 
 from keras_tna import formatting
 from keras_tna import methods
+from keras_tna import plotting
 from keras_tna.reporting.tables import Stats, Table, gain
 
 # The metric of a row's network, by method.
@@ -256,8 +257,6 @@ def plot_compute(table, path):
     Returns:
         The path written.
     """
-    from keras_tna import plotting
-
     figure, axis = plotting.subplots(figsize=(6.4, 4.2), layout="constrained")
     for record in table.records:
         if not record["n"]:

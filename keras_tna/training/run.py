@@ -23,13 +23,13 @@ from keras_tna import initializers
 from keras_tna import models as tna_models
 from keras_tna.callbacks import DivergenceGuard
 from keras_tna.runs import layout
-from keras_tna.runs.config import (
+from keras_tna.runs.config import TrainConfig
+from keras_tna.runs.validation import check_twin_checkpoint
+from keras_tna.settings import (
     SMOKE_BATCH_SIZE,
     SMOKE_EPOCHS,
     SMOKE_STEPS,
     TWIN_SEED_OFFSET,
-    TrainConfig,
-    check_twin_checkpoint,
 )
 from keras_tna.training import resume
 from keras_tna.training.callbacks import BackupKeepingLastGood, EpochExtras
@@ -63,12 +63,12 @@ def versions():
     }
 
 
-def _build_twin(config, base, num_classes, input_shape, network_kwargs):
+def _build_twin(config, plan, base, num_classes, input_shape, network_kwargs):
     if config.method_spec.freeze_twin:
         return load_frozen_twin(config.twin_checkpoint, num_classes, input_shape)
-    reinit = config.twin_reinit_layers()
+    reinit = plan.twin_reinit
     if reinit != "all":
-        return copy_twin(base, reinit, seed=config.seed + TWIN_SEED_OFFSET)
+        return make_twin(base, reinit=reinit, seed=config.seed + TWIN_SEED_OFFSET)
     same_network = config.twin_model in (None, config.model)
     return tna_models.build(
         config.twin_model or config.model,
@@ -78,28 +78,6 @@ def _build_twin(config, base, num_classes, input_shape, network_kwargs):
         **network_kwargs,
         **(config.network_kwargs() if same_network else {}),
     )
-
-
-def copy_twin(base, reinit, seed):
-    """The twin of the progressive re-initialisation test (paper sec. 4.2).
-
-    Args:
-        base: keras.Model. The base network, freshly built.
-        reinit: list of str. Layers of `base` to draw afresh; `[]` copies it.
-        seed: int. Seed of the re-initialised weights.
-
-    Returns:
-        keras.Model: a copy of `base` with the listed layers re-initialised.
-    """
-    with_weights = [layer.name for layer in base.layers if layer.weights]
-    unknown = [name for name in reinit if name not in with_weights]
-    if unknown:
-        raise ValueError(
-            f"--twin_reinit names layers that {base.name!r} does not have (or "
-            f"that have no weights): {unknown}. Its layers with weights are "
-            f"{with_weights}. Received: twin_reinit={','.join(reinit)!r}"
-        )
-    return make_twin(base, reinit=list(reinit), seed=seed)
 
 
 def load_frozen_twin(path, num_classes, input_shape):
@@ -263,6 +241,8 @@ class _Plan:
             if smoke
             else config.matching_start_epoch
         )
+        self.alpha = config.effective_alpha()  # None for "single"
+        self.twin_reinit = config.twin_reinit_layers()  # "all" or layer names
 
 
 def _load_data(config, plan, strategy):
@@ -318,7 +298,7 @@ def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
     )
     twin = (
         _build_twin(
-            config, base, bundle.num_classes, bundle.input_shape, network_kwargs
+            config, plan, base, bundle.num_classes, bundle.input_shape, network_kwargs
         )
         if method.twin
         else None
@@ -351,7 +331,7 @@ def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
     model = TwinModel(
         base,
         twin,
-        alpha=config.effective_alpha(),
+        alpha=plan.alpha,
         matching=method.matching,
         temperature=config.temperature,
         freeze_twin=method.freeze_twin,
@@ -375,7 +355,7 @@ def _describe(config, plan, bundle, base, twin, steps_per_epoch):
         ),
         "dataset": config.dataset,
         "seed": config.seed,
-        "alpha": config.effective_alpha(),
+        "alpha": plan.alpha,
         "matching_start_epoch": plan.matching_start_epoch if method.twin else None,
         "learning_rate": config.learning_rate,
         "batch_size": plan.batch_size,
@@ -491,7 +471,7 @@ def _summary_line(results):
 
 def _print_header(config, plan, bundle, base, twin, results, strategy):
     method = config.method_spec
-    alpha = config.effective_alpha()
+    alpha = plan.alpha
     lines = [
         f"keras_tna: {config.method} ({method.description})"
         + (f", alpha={alpha:g}" if alpha is not None else "")
