@@ -134,12 +134,15 @@ class Stats:
 
     Args:
         values: list of float. The metric of each completed seed, in [0, 1].
-        diverged: int. Runs of this group that diverged.
+        diverged: int. Runs of this group that diverged (left out of `values`).
+        collapsed: int. Runs of this group that collapsed (finite, but their
+            loss exploded or their accuracy fell to chance; in `values`).
     """
 
-    def __init__(self, values, diverged=0):
+    def __init__(self, values, diverged=0, collapsed=0):
         self.values = [100.0 * v for v in values]
         self.diverged = diverged
+        self.collapsed = collapsed
         self.n = len(self.values)
         self.mean, self.std = formatting.mean_std(self.values)
 
@@ -151,6 +154,8 @@ class Stats:
         )
         if self.diverged:
             text += f", {self.diverged} diverged"
+        if self.collapsed:
+            text += f", {self.collapsed} collapsed"
         return text
 
 
@@ -186,6 +191,7 @@ def group(results, metric="base_accuracy"):
     """`{setting: {variant: Stats}}` of one metric over the seeds."""
     grouped = collections.defaultdict(lambda: collections.defaultdict(list))
     diverged = collections.defaultdict(collections.Counter)
+    collapsed = collections.defaultdict(collections.Counter)
     for result in results:
         setting, variant = setting_of(result), variant_of(result)
         if result.get("status") == "diverged":
@@ -193,9 +199,13 @@ def group(results, metric="base_accuracy"):
             grouped[setting][variant]  # noqa: B018  (keeps the cell)
         elif result.get(metric) is not None:
             grouped[setting][variant].append(result[metric])
+            if result.get("status") == "collapsed":
+                collapsed[setting][variant] += 1
     return {
         setting: {
-            variant: Stats(values, diverged[setting][variant])
+            variant: Stats(
+                values, diverged[setting][variant], collapsed[setting][variant]
+            )
             for variant, values in sorted(variants.items(), key=_variant_order)
         }
         for setting, variants in sorted(grouped.items())
@@ -537,6 +547,8 @@ def verdicts(results, level=0.05):
                 )
             if stats.diverged:
                 meaning += f" {stats.diverged} run(s) diverged and are left out."
+            if stats.collapsed:
+                meaning += f" {stats.collapsed} run(s) collapsed (counted)."
             lines.append(f"{head}: {meaning}")
     return lines
 

@@ -1,6 +1,8 @@
 """Training runs as records: the output-directory contract, the config, the reader.
 
 - `keras_tna.runs.layout`: which files a run writes, the keys of `results.json`.
+- `keras_tna.runs.record`: `RunRecord`, the one owner of a run directory (every
+  write atomic, checkpoint units, the lock of `keras_tna.runs.lock`).
 - `keras_tna.runs.config`: `TrainConfig`, the one validation of a run's settings.
 - `keras_tna.runs.store`: finding and reading runs (`collect`, `find_runs`, `Run`).
 
@@ -14,19 +16,23 @@ found, diverged = runs.find_runs(["runs/quickstart"])
 ```
 """
 
-from keras_tna.runs import config, layout, store
+from keras_tna.runs import config, layout, lock, record, store
 from keras_tna.runs.config import TrainConfig
+from keras_tna.runs.record import RunRecord
 from keras_tna.runs.store import Run, collect, find_runs, load_network, read_history, read_run
 
 __all__ = [
     "Run",
+    "RunRecord",
     "TrainConfig",
     "collect",
     "config",
     "find_runs",
     "layout",
+    "lock",
     "load_network",
     "read_history",
     "read_run",
+    "record",
     "store",
 ]
