@@ -447,6 +447,17 @@ class RunRecord:
         self.write_history(rows)
         self._prune(keep=epoch)
 
+    def finish_history(self, rows):
+        """Rewrites `history.csv` from `rows` and prunes old checkpoints.
+
+        At the end of a session: a kill after a checkpoint became complete but
+        before `history.csv` (or the pruning) followed leaves them behind.
+        """
+        self.write_history(rows)
+        units = self._units()
+        if units:
+            self._prune(keep=units[0][0])
+
     def _discard(self, path):
         """Removes a unit or file: renamed out of sight first, then deleted."""
         trash = path.with_name(f"{layout.STAGING_PREFIX}discard-{path.name}")

@@ -215,29 +215,35 @@ def train(config, callbacks=None):
     chief = distribute.is_chief(strategy)
     created = not record.path.exists()
     # One live writer: the chief holds the directory's lock from here on.
-    with record.lock() if chief else contextlib.nullcontext():
-        try:
-            if chief:
-                status = resume.run_dir_status(config, held=True)  # again, now held
-                if status == "done":
-                    return _reuse(record)
-                record.clean_leftovers()
-            results = _set_up_and_fit(
-                config, record, status, strategy, clock, callbacks
-            )
-        except KeyboardInterrupt:
-            if status == "new" and chief:
-                record.abandon()
-            raise record.interrupted_error() from None
-        except BaseException:
-            if status == "new" and chief:
-                record.abandon()  # only before a finished epoch
-            raise
-    if created and record.is_empty() and record.path.is_dir():
-        record.path.rmdir()  # a new run that failed to start leaves nothing
+    try:
+        with record.lock() if chief else contextlib.nullcontext():
+            results = _locked_train(config, record, status, strategy, clock,
+                                    callbacks, chief)
+    finally:
+        if created and record.path.is_dir() and not any(record.path.iterdir()):
+            record.path.rmdir()  # a new run that failed to start leaves nothing
     if results["status"] == "completed":
         print(_summary_line(results), flush=True)
     return results
+
+
+def _locked_train(config, record, status, strategy, clock, callbacks, chief):
+    """`train` once the lock is held: start, resume; SIGINT -> `RunInterrupted`."""
+    try:
+        if chief:
+            status = resume.run_dir_status(config, held=True)  # again, now held
+            if status == "done":
+                return _reuse(record)
+            record.clean_leftovers()
+        return _set_up_and_fit(config, record, status, strategy, clock, callbacks)
+    except KeyboardInterrupt:
+        if status == "new" and chief:
+            record.abandon()
+        raise record.interrupted_error() from None
+    except BaseException:
+        if status == "new" and chief:
+            record.abandon()  # only before a finished epoch
+        raise
 
 
 def _reuse(record):
@@ -465,6 +471,8 @@ def _fit_and_evaluate(
             callbacks=fit_callbacks,
             verbose=config.verbose,
         )
+    if saver.is_chief:
+        record.finish_history(saver.rows)
     if guard.diverged_at is not None:
         _keep_last_good(record, model, guard, results)
     else:
