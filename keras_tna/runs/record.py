@@ -39,7 +39,19 @@ def _step(event, path):
 
 
 class RunWriteError(OSError):
-    """A run's file could not be written (disk full, no permission, ...)."""
+    """A run's file could not be written (disk full, no permission, ...).
+
+    `str()` is the one-line message; `errno` and `filename` are the failed
+    write's.
+    """
+
+    def __str__(self):
+        return self.message
+
+    def __init__(self, message, errno=None, filename=None):
+        super().__init__(message)
+        self.message = message
+        self.errno, self.filename = errno, filename
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -530,12 +542,16 @@ class RunRecord:
             if checkpoint is not None
             else "no epoch had finished, so the same command starts the run again"
         )
+        # h5py's OSError carries errno but a multi-line text: name the errno.
+        reason = os.strerror(error.errno) if error.errno else (
+            (str(error).strip().splitlines() or [type(error).__name__])[0]
+        )
         return RunWriteError(
-            error.errno,
-            f"Cannot write {path} ({error.strerror or error}). Free at least "
+            f"Cannot write {path} ({reason}). Free at least "
             f"{max(2 * size, 2**20) / 2**20:.0f} MiB on the disk of {self.path} "
             f"({free}; a checkpoint takes about {size / 2**20:.1f} MiB) or make it "
             f"writable; {kept}.",
+            error.errno, str(path),
         )
 
     def interrupted_error(self):

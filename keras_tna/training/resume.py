@@ -36,8 +36,8 @@ def check_run_dir(config, held=False):
             f"--output_dir={str(out)!r} is a file, not a directory. Pass "
             "another --output_dir."
         )
-    if not held:
-        record.lock().check()
+    if not held and config.strategy != "multi_worker":
+        record.lock().check()  # the chief checks when it takes the lock
     if record.is_empty():
         return "new"
     flags_path = record.file(layout.FLAGS_FILE)
@@ -81,7 +81,7 @@ def run_dir_status(config, held=False):
     """`check_run_dir`, except that `overwrite` makes a previous run "new"."""
     record = RunRecord(config.output_dir)
     if config.overwrite and record.file(layout.FLAGS_FILE).is_file():
-        if not held:
+        if not held and config.strategy != "multi_worker":
             record.lock().check()
         return "new"
     return check_run_dir(config, held)
