@@ -26,6 +26,7 @@ from absl import flags as absl_flags
 
 from keras_tna import reporting
 from keras_tna import training
+from keras_tna.runs import collapse as run_collapse
 from keras_tna.runs import layout
 from keras_tna.runs import record as run_record
 from keras_tna.runs import store
@@ -198,7 +199,7 @@ def test_collapse_rule_never_fires_on_the_committed_healthy_runs(history):
         pytest.skip("no committed run histories under docs/results")
     rows = run_record.RunRecord(history.parent).read_history_rows()
     num_classes = json.loads((history.parent / layout.RESULTS_FILE).read_text())["num_classes"]
-    assert run_record.collapse_message(rows, num_classes) is None
+    assert run_collapse.collapse_message(rows, num_classes) is None
 
 
 def _collapsing(losses, accuracies, val_accuracies=None):
@@ -214,17 +215,17 @@ def _collapsing(losses, accuracies, val_accuracies=None):
 def test_collapse_rule_fires_on_collapsing_histories():
     # The loss explodes (~4 -> 280, the issue's digits run at lr 0.1).
     exploding = _collapsing([1.95, 2.2, 9.0, 280.0], [0.32, 0.3, 0.2, 0.1])
-    assert "training base_loss rose to 280" in run_record.collapse_message(exploding, 10)
+    assert "training base_loss rose to 280" in run_collapse.collapse_message(exploding, 10)
     # The accuracy falls to chance (digits, lr 0.1, batch 32, measured).
     to_chance = _collapsing(
         [1.96, 2.09, 2.30, 2.31, 2.30], [0.32, 0.25, 0.10, 0.08, 0.10],
         val_accuracies=[0.586, 0.267, 0.100, 0.100, 0.100],
     )
-    assert "accuracy fell to chance" in run_record.collapse_message(to_chance, 10)
+    assert "accuracy fell to chance" in run_collapse.collapse_message(to_chance, 10)
     # Not collapses: a run that never learned (smoke), one that recovered.
-    assert run_record.collapse_message(_collapsing([2.3, 2.3], [0.1, 0.5]), 10) is None
+    assert run_collapse.collapse_message(_collapsing([2.3, 2.3], [0.1, 0.5]), 10) is None
     recovered = _collapsing([1.9, 9.0, 1.5], [0.6, 0.1, 0.7])
-    assert run_record.collapse_message(recovered, 10) is None
+    assert run_collapse.collapse_message(recovered, 10) is None
 
 
 # ------------------------------------------------ the lock
@@ -365,7 +366,7 @@ def test_a_collapsed_run_is_flagged_recorded_reported_and_fails_the_sweep(
         seen.append((len(rows), num_classes))
         return "Training collapsed: (test) the accuracy fell to chance."
 
-    monkeypatch.setattr(run_record, "collapse_message", rule)
+    monkeypatch.setattr(run_collapse, "collapse_message", rule)
     config = _smoke(tmp_path / "sweep" / "tna" / "seed_0")
     results = training.train(config)
     assert seen == [(2, 10)]  # the run's two history rows, digits' classes

@@ -3,6 +3,7 @@
 - `keras_tna.runs.layout`: which files a run writes, the keys of `results.json`.
 - `keras_tna.runs.record`: `RunRecord`, the one owner of a run directory (every
   write atomic, checkpoint units, the lock of `keras_tna.runs.lock`).
+- `keras_tna.runs.collapse`: the rule that flags a collapsed (finite) run.
 - `keras_tna.runs.config`: `TrainConfig`, the one validation of a run's settings.
 - `keras_tna.runs.store`: finding and reading runs (`collect`, `find_runs`, `Run`).
 
@@ -16,7 +17,7 @@ found, diverged = runs.find_runs(["runs/quickstart"])
 ```
 """
 
-from keras_tna.runs import config, layout, lock, record, store
+from keras_tna.runs import collapse, config, layout, lock, record, store
 from keras_tna.runs.config import TrainConfig
 from keras_tna.runs.record import RunRecord
 from keras_tna.runs.store import Run, collect, find_runs, load_network, read_history, read_run
@@ -25,6 +26,7 @@ __all__ = [
     "Run",
     "RunRecord",
     "TrainConfig",
+    "collapse",
     "collect",
     "config",
     "find_runs",

@@ -13,13 +13,13 @@ complete; the previous unit is deleted only after that, and
 `latest_checkpoint` takes the newest complete unit (or the one before it when
 the newest is damaged), never a mix of two epochs. Run directories of the
 older format (`checkpoints/latest.weights.h5`, `progress.json`) are still
-read. No TensorFlow is imported here.
+read. The collapse rule is `keras_tna.runs.collapse`. No TensorFlow is
+imported here.
 """
 
 import csv
 import io
 import json
-import math
 import os
 import pathlib
 import shutil
@@ -109,6 +109,13 @@ def atomic_write(path, write):
     Raises:
         OSError: from the write; the old file is then unchanged and the
             temporary file removed.
+
+    Examples:
+
+    ```python
+    atomic_write("runs/x/results.json", json.dumps(results))
+    atomic_write("runs/x/base.keras", base.save)  # keras writes the temporary file
+    ```
     """
     path = pathlib.Path(path)
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
@@ -244,6 +251,9 @@ class RunRecord:
     def read_flags(self):
         """`flags.txt` as a dict of strings (`layout.read_flagfile`)."""
         return layout.read_flagfile(self.path / layout.FLAGS_FILE)
+
+    def has_flags(self):
+        return (self.path / layout.FLAGS_FILE).is_file()
 
     def has_results(self):
         return (self.path / layout.RESULTS_FILE).is_file()
@@ -576,7 +586,7 @@ class RunRecord:
                 return
         except ValueError:
             return
-        if (self.path / layout.FLAGS_FILE).is_file():
+        if self.has_flags():
             self.clear()
 
 
@@ -586,65 +596,3 @@ def _checkpoint_size(record):
     path = units[0][1] if units else record.checkpoints_dir / layout.WEIGHTS_FILE
     files = path.rglob("*") if path.is_dir() else [path]
     return sum(p.stat().st_size for p in files if p.is_file())
-
-
-def collapse_message(rows, num_classes):
-    """Says whether a finite run collapsed; None when it did not.
-
-    The rule (docs/reliability.md), on the history rows of the run:
-
-    - the loss exploded: the base network's training loss (`base_loss`, else
-      `loss`) of the last epoch is more than `2 x max(first epoch's, ln C)`,
-      C the number of classes (ln C: the loss of a uniform guess); or
-    - the accuracy fell to chance: an epoch's accuracy (validation where
-      measured, else training) was at least `chance + 0.3 (1 - chance)`, and
-      the last two epochs' are at most `chance + 0.1 (1 - chance)`.
-
-    Healthy runs lower their training loss and keep their accuracy, so
-    neither fires on them (checked on the committed runs under docs/results).
-
-    Args:
-        rows: list of dict. History rows (`history_row`), in epoch order.
-        num_classes: int. Classes of the dataset.
-
-    Returns:
-        str (a one-line warning) or None.
-    """
-    if not rows or not num_classes or num_classes < 2:
-        return None
-
-    def value(row, *keys):
-        for key in keys:
-            try:
-                number = float(row.get(key, "nan"))
-            except (TypeError, ValueError):
-                continue
-            if math.isfinite(number):
-                return number
-        return math.nan
-
-    loss_key = "base_loss" if "base_loss" in rows[0] else "loss"
-    first, last = value(rows[0], loss_key), value(rows[-1], loss_key)
-    limit = 2 * max(first, math.log(num_classes))
-    if math.isfinite(last) and last > limit:
-        return (
-            f"Training collapsed: the training {loss_key} rose to {last:.4g} at "
-            f"epoch {len(rows)} (first epoch: {first:.4g}; flagged above "
-            f"2 x max(first epoch, ln {num_classes}) = {limit:.4g}). Lower the "
-            "learning rate or alpha."
-        )
-    chance = 1.0 / num_classes
-    accuracy = [value(r, "val_base_accuracy", "base_accuracy") for r in rows]
-    peak = max((a for a in accuracy[:-2] if math.isfinite(a)), default=math.nan)
-    low = chance + 0.1 * (1 - chance)
-    if (
-        len(rows) >= 3
-        and peak >= chance + 0.3 * (1 - chance)
-        and all(math.isfinite(a) and a <= low for a in accuracy[-2:])
-    ):
-        return (
-            f"Training collapsed: the base network's accuracy fell to chance "
-            f"({accuracy[-1]:.4f}; chance {chance:.4f}) after reaching "
-            f"{peak:.4f}. Lower the learning rate or alpha."
-        )
-    return None

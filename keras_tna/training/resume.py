@@ -41,7 +41,7 @@ def check_run_dir(config, held=False):
     if record.is_empty():
         return "new"
     flags_path = record.file(layout.FLAGS_FILE)
-    if not flags_path.is_file():
+    if not record.has_flags():
         raise ValueError(
             f"--output_dir={str(out)!r} is not empty and holds no keras_tna "
             "run (no flags.txt); refusing to write into it. Pass another "
@@ -80,7 +80,7 @@ def check_run_dir(config, held=False):
 def run_dir_status(config, held=False):
     """`check_run_dir`, except that `overwrite` makes a previous run "new"."""
     record = RunRecord(config.output_dir)
-    if config.overwrite and record.file(layout.FLAGS_FILE).is_file():
+    if config.overwrite and record.has_flags():
         if not held and config.strategy != "multi_worker":
             record.lock().check()
         return "new"
@@ -102,7 +102,7 @@ def start_run_dir(config, status):
     if status != "new":
         return
     try:
-        if config.overwrite and record.file(layout.FLAGS_FILE).is_file():
+        if config.overwrite and record.has_flags():
             record.clear()
         record.write_flags(config.to_flagfile())
     except OSError as error:

@@ -24,6 +24,7 @@ from keras_tna import distribute
 from keras_tna import initializers
 from keras_tna import models as tna_models
 from keras_tna.callbacks import DivergenceGuard
+from keras_tna.runs import collapse as run_collapse
 from keras_tna.runs import layout
 from keras_tna.runs import record as run_record
 from keras_tna.runs.config import (
@@ -486,7 +487,7 @@ def _fit_and_evaluate(
             twin_loss=_maybe(scores, "twin_loss", twin),
             matching_loss=_maybe(scores, "matching_loss", twin),
         )
-        collapse = run_record.collapse_message(saver.rows, results["num_classes"])
+        collapse = run_collapse.collapse_message(saver.rows, results["num_classes"])
         if collapse is not None:
             results.update(status="collapsed", message=collapse)
             print(f"Warning: {collapse}", flush=True)
