@@ -176,10 +176,21 @@ def test_disk_full_names_the_file_and_keeps_the_last_checkpoint(tmp_path, monkey
     assert record.latest_checkpoint().epoch == 1
 
 
-def test_a_damaged_newest_unit_falls_back_to_the_one_before(tmp_path):
+def test_damaged_units_are_rebuilt_or_skipped_for_the_one_before(tmp_path):
     record = run_record.RunRecord(tmp_path)
     _checkpoint_epochs(record, 0, 2)
-    (record.checkpoints_dir / "epoch_0002" / layout.PROGRESS_FILE).write_text("")
+    unit = record.checkpoints_dir / "epoch_0002"
+    # An emptied progress.json: the unit's name and rows rebuild it.
+    (unit / layout.PROGRESS_FILE).write_text("")
+    checkpoint = record.latest_checkpoint()
+    assert checkpoint.epoch == 2 and checkpoint.rows == _rows(2)
+    assert checkpoint.wall_time_s == 2 * 0.5  # the rows' epoch_time_s
+    assert checkpoint.notes == [
+        f"Rebuilt {unit / 'progress.json'} (is empty) from its checkpoint: epoch 2, "
+        "wall time 1 s from history.csv."
+    ]
+    # Truncated weights: the unit before it.
+    (unit / layout.CHECKPOINT_WEIGHTS_FILE).write_bytes(b"HDF")
     checkpoint = record.latest_checkpoint()
     assert checkpoint.epoch == 1 and "Skipped the damaged checkpoint" in checkpoint.notes[0]
     (record.checkpoints_dir / "epoch_0001" / layout.CHECKPOINT_WEIGHTS_FILE).write_bytes(b"")

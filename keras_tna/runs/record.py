@@ -187,6 +187,15 @@ class Checkpoint:
         return f"Checkpoint(epoch={self.epoch}, {str(self.weights_path)!r})"
 
 
+def _number(text):
+    """float(text), 0.0 when it is no finite number."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if value == value and abs(value) != float("inf") else 0.0
+
+
 def _check_h5(path):
     """The first line of h5py's error when `path` is not a readable HDF5 file."""
     import h5py  # here: only resuming needs it
@@ -310,22 +319,41 @@ class RunRecord:
         return sorted(units, reverse=True)
 
     def _read_unit(self, epoch, path):
-        """A `Checkpoint` from a unit, or a str saying what is wrong with it."""
+        """A `Checkpoint` from a unit, or a str saying what is wrong with it.
+
+        The unit's name gives its epoch, so a damaged `progress.json` is
+        rebuilt (wall time: the rows' `epoch_time_s`), with a note.
+        """
         weights = path / layout.CHECKPOINT_WEIGHTS_FILE
         try:
-            progress = json.loads((path / layout.PROGRESS_FILE).read_text())
             rows = _parse_history((path / layout.HISTORY_FILE).read_text())
-            wall = float(progress["wall_time_s"])
-            if progress["epoch"] != epoch:
-                return f"its progress.json says epoch {progress['epoch']}"
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            return f"{type(error).__name__}: {error}"
-        if [int(r["epoch"]) for r in rows] != list(range(epoch)):
-            return f"its history.csv holds {len(rows)} rows, not {epoch}"
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            return f"its history.csv cannot be read ({error})"
+        try:
+            if [int(r["epoch"]) for r in rows] != list(range(epoch)):
+                return f"its history.csv holds {len(rows)} rows, not {epoch}"
+        except (KeyError, TypeError, ValueError):
+            return "its history.csv has no epoch column"
         problem = _check_h5(weights)
         if problem is not None:
             return f"{weights.name} is not readable ({problem})"
-        return Checkpoint(epoch, wall, rows, weights)
+        notes = []
+        progress_path = path / layout.PROGRESS_FILE
+        progress, problem = self.try_read_json(progress_path, keys=("epoch", "wall_time_s"))
+        if problem is None and progress["epoch"] != epoch:
+            problem = f"says epoch {progress['epoch']}"
+        if problem is None:
+            try:
+                wall = float(progress["wall_time_s"])
+            except (TypeError, ValueError):
+                problem = f"holds wall_time_s={progress['wall_time_s']!r}"
+        if problem is not None:
+            wall = sum(_number(r.get("epoch_time_s")) for r in rows)
+            notes.append(
+                f"Rebuilt {progress_path} ({problem}) from its checkpoint: epoch "
+                f"{epoch}, wall time {wall:.0f} s from history.csv."
+            )
+        return Checkpoint(epoch, wall, rows, weights, notes)
 
     def latest_checkpoint(self):
         """The newest complete checkpoint, or None when no epoch has finished.
@@ -348,7 +376,7 @@ class RunRecord:
         for epoch, path in units:
             found = self._read_unit(epoch, path)
             if isinstance(found, Checkpoint):
-                found.notes = notes
+                found.notes = notes + found.notes
                 return found
             notes.append(f"Skipped the damaged checkpoint {path} ({found}).")
         if units:
@@ -402,7 +430,7 @@ class RunRecord:
                     f"either. {self._restart_repair()}",
                 )
             wall = sum(
-                float(r.get("epoch_time_s") or 0) for r in rows if int(r["epoch"]) < epoch
+                _number(r.get("epoch_time_s")) for r in rows if int(r["epoch"]) < epoch
             )
             notes.append(
                 f"Rebuilt {progress_path} ({problem}) from {metadata_path} "
