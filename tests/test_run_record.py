@@ -111,6 +111,9 @@ def _checkpoint_epochs(record, start, end):
 
 
 def test_a_kill_at_any_write_of_any_checkpoint_keeps_a_complete_one(tmp_path, monkeypatch):
+    # The order of the steps is under test here, not the disk: no fsync (fast).
+    monkeypatch.setattr(run_record, "_fsync_file", lambda path: None)
+    monkeypatch.setattr(run_record, "_fsync_dir", lambda path: None)
     events = []
     monkeypatch.setattr(run_record, "fault_hook", lambda e, p: events.append((e, p)))
     uninterrupted = run_record.RunRecord(tmp_path / "whole")
@@ -395,26 +398,29 @@ def test_a_collapsed_run_is_flagged_recorded_reported_and_fails_the_sweep(
     assert "1 collapsed" in printed.out and "(collapsed)" in printed.err
 
 
-def test_the_cli_says_one_line_and_exits_130_on_sigint(tmp_path, monkeypatch, capsys):
+def test_the_cli_exits_130_on_sigint_and_3_on_a_collapse(tmp_path, monkeypatch, capsys):
     from keras_tna.cli import train as train_cli
 
     def interrupted(config):
         raise run_record.RunRecord(config.output_dir).interrupted_error()
 
-    monkeypatch.setattr(training, "train", interrupted)
     flags = absl_flags.FLAGS
     flags.unparse_flags()
     try:
         flags(["train.py", "--dataset=digits", "--image_size=32", "--method=tna",
                "--smoke", f"--output_dir={tmp_path / 'run'}"])
+        monkeypatch.setattr(training, "train", interrupted)
         assert train_cli.main(["train.py"]) == 130
+        assert capsys.readouterr().err.splitlines() == [
+            f"train.py: Interrupted (SIGINT): {tmp_path / 'run'}: no epoch had "
+            "finished; the same command starts the run again."
+        ]
+        collapsed = {"status": "collapsed", "message": "Training collapsed: (test)"}
+        monkeypatch.setattr(training, "train", lambda config: collapsed)
+        assert train_cli.main(["train.py"]) == train_cli.EXIT_DIVERGED
+        assert capsys.readouterr().err == "train.py: Training collapsed: (test)\n"
     finally:
         flags.unparse_flags()
-    err = capsys.readouterr().err
-    assert err.splitlines() == [
-        f"train.py: Interrupted (SIGINT): {tmp_path / 'run'}: no epoch had finished; "
-        "the same command starts the run again."
-    ]
 
 
 # ------------------------------------------------ real signals, real limits (slow)
