@@ -9,7 +9,6 @@ real signals and a real file-size limit in a subprocess.
 
 import csv
 import errno
-import io
 import json
 import os
 import pathlib

@@ -10,7 +10,6 @@ it, builds the networks and the optimizer, fits with the run's callbacks
 import contextlib
 import math
 import os
-import pathlib
 import platform
 import time
 
