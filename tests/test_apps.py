@@ -188,7 +188,8 @@ def test_smoke_run_writes_every_artifact(tna_run):
                  "twin.keras"):
         assert (out / name).is_file(), name
     assert any((out / "tensorboard").rglob("events.out.tfevents.*"))
-    assert (out / "checkpoints" / "latest.weights.h5").is_file()
+    assert (out / "checkpoints" / "epoch_0002" / "state.weights.h5").is_file()
+    assert not (out / "run.lock").exists()  # released
     stored = json.loads((out / "results.json").read_text())
     assert stored == json.loads(json.dumps(results))
     for key in ("method", "model", "twin_model", "dataset", "seed", "alpha",
@@ -291,11 +292,12 @@ def test_divergence_stops_early_and_keeps_the_last_good_epoch(tmp_path):
     assert "diverged" in results["message"] and "epoch 2" in results["message"]
     assert results["last_good_epoch"] == 1 and results["base_accuracy"] is None
     assert not (tmp_path / "base.keras").exists()
-    progress = json.loads((tmp_path / "checkpoints" / "progress.json").read_text())
-    assert progress["epoch"] == 1
+    unit = tmp_path / "checkpoints" / "epoch_0001"
+    assert json.loads((unit / "progress.json").read_text())["epoch"] == 1
+    assert not (tmp_path / "checkpoints" / "epoch_0002").exists()
     import h5py
 
-    with h5py.File(tmp_path / "checkpoints" / "latest.weights.h5") as f:
+    with h5py.File(unit / "state.weights.h5") as f:
         arrays = []
         f.visititems(
             lambda _, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None

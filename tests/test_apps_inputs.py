@@ -6,6 +6,7 @@ path checks run in a subprocess with TensorFlow and Keras blocked: they must
 answer before TensorFlow loads.
 """
 
+import io
 import json
 import os
 import pathlib
@@ -72,7 +73,7 @@ def _one_error_line(stderr):
 
 
 def _fake_run(out, config, progress=None, weights=None, results=None):
-    """A run directory as train writes it, without training."""
+    """A run directory in the old checkpoint format, without training."""
     out.mkdir(parents=True)
     (out / layout.FLAGS_FILE).write_text(config.to_flagfile())
     checkpoints = out / layout.CHECKPOINTS_DIR
@@ -84,6 +85,16 @@ def _fake_run(out, config, progress=None, weights=None, results=None):
     if results is not None:
         (out / layout.RESULTS_FILE).write_text(results)
     return out
+
+
+def _h5():
+    """The bytes of a small valid HDF5 file."""
+    import h5py
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f["x"] = np.zeros(2)
+    return buffer.getvalue()
 
 
 # ------------------------------------------- responsiveness: flags before TensorFlow
@@ -134,13 +145,16 @@ def _bad_inputs(tmp):
              f"--output_dir={tmp / 'r2'}"],
             ["dir.keras", "is a directory", "Received: twin_checkpoint="],
         ),
-        "progress.json garbage": (
+        "progress.json without weights": (
             [f"--output_dir={_fake_run(tmp / 'p', good, progress='{not json')}"],
-            ["progress.json", "is not valid JSON", "--overwrite", "Received: output_dir="],
+            ["progress.json is there but", "latest.weights.h5 is missing",
+             "Delete", "checkpoints to train this run again from epoch 0",
+             "--overwrite", "Received: output_dir="],
         ),
-        "progress.json empty": (
-            [f"--output_dir={_fake_run(tmp / 'e', good, progress='')}"],
-            ["progress.json", "is empty", "--overwrite"],
+        "progress.json empty, no metadata": (
+            [f"--output_dir={_fake_run(tmp / 'e', good, progress='', weights=_h5())}"],
+            ["progress.json is empty", "training_metadata.json cannot tell the epoch",
+             "Delete", "--overwrite"],
         ),
         "checkpoint weights truncated": (
             [f"--output_dir={_fake_run(tmp / 'w', good, progress=progress, weights=b'HDF' * 10)}"],
@@ -158,7 +172,8 @@ def _bad_inputs(tmp):
 
 
 CASES = ["output_dir below a file", "output_dir a file", "twin_checkpoint garbage",
-         "twin_checkpoint a directory", "progress.json garbage", "progress.json empty",
+         "twin_checkpoint a directory", "progress.json without weights",
+         "progress.json empty, no metadata",
          "checkpoint weights truncated", "results.json corrupt", "flags.txt garbage"]
 
 

@@ -21,6 +21,7 @@ import pathlib
 
 # The tables and the plots live in two modules; every name is importable from here.
 from keras_tna.reporting.plots import plot_alpha, plot_curves
+from keras_tna.reporting.statistics import Stats, gain  # noqa: F401
 from keras_tna.runs.store import read_history
 from keras_tna.reporting.tables import (  # noqa: F401
     _all_variants,
@@ -31,7 +32,6 @@ from keras_tna.reporting.tables import (  # noqa: F401
     comparison_table,
     ensemble_table,
     _format_gain,
-    gain,
     group,
     METHOD_LABELS,
     per_run_table,
@@ -40,7 +40,6 @@ from keras_tna.reporting.tables import (  # noqa: F401
     setting_label,
     setting_of,
     _short_dataset,
-    Stats,
     Table,
     tables,
     twin_size_table,

@@ -37,7 +37,8 @@ from scipy import stats as scipy_stats
 from keras_tna import formatting
 from keras_tna import methods
 from keras_tna import plotting
-from keras_tna.reporting.tables import Stats, Table, gain
+from keras_tna.reporting.statistics import Stats, gain
+from keras_tna.reporting.tables import Table
 
 # The metric of a row's network, by method.
 _METRIC = {"ensemble": "ensemble_accuracy"}
