@@ -49,19 +49,26 @@ def keras_backend():
         return "tensorflow"
 
 
-def quiet_tensorflow_start():
-    """Imports TensorFlow with its start-up notices dropped (see `NOISE`).
+_STARTED = []  # set once TensorFlow's devices were queried here
 
-    Does nothing when TensorFlow is already imported or Keras runs on another
-    backend. Sets `TF_CPP_MIN_LOG_LEVEL=1` (INFO off; warnings and errors on)
-    unless it is set.
+
+def quiet_tensorflow_start():
+    """Loads TensorFlow and its devices with the start-up notices dropped.
+
+    Imports TensorFlow (unless it is imported already) and queries its devices
+    (the query that prints the `cuInit` line) with stderr captured, then writes
+    back every line not in `NOISE`. Runs once per process, and not at all when
+    Keras runs on another backend. Sets `TF_CPP_MIN_LOG_LEVEL=1` (INFO off;
+    warnings and errors on) unless it is set. Lines TensorFlow printed before
+    (an earlier `import keras`) are out of its reach.
 
     Examples:
 
-    >>> quiet_tensorflow_start()  # afterwards `import tensorflow` is silent
+    >>> quiet_tensorflow_start()  # afterwards TensorFlow starts silently
     """
-    if "tensorflow" in sys.modules or keras_backend() != "tensorflow":
+    if _STARTED or keras_backend() != "tensorflow":
         return
+    _STARTED.append(True)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     try:
         sys.stderr.flush()
