@@ -449,7 +449,7 @@ class TwinModel(keras.Model):
             self.built = True
         checks.check_logit_shapes(self.base, self.twin, x_first)
         checks.check_sample_labels(y_first, checks.count_classes(self))
-        if self.built:  # else keras builds model and optimizer on the first batch
+        if self.built:  # else keras builds both, with the networks, on the first batch
             self.build_optimizers()
 
     # ------------------------------------------------------------------ export

@@ -277,3 +277,18 @@ def test_softmax_warning_names_the_keras_applications_fix():
     soft = keras.Sequential([keras.Input((D,)), keras.layers.Dense(C, activation="softmax")])
     with pytest.warns(UserWarning, match="classifier_activation=None"):
         TwinModel(soft, linear(1))
+
+
+def test_twin_optimizer_apply_gives_each_optimizer_its_own_gradients():
+    from keras_tna.backend import TwinOptimizer
+
+    base, twin = linear(0), linear(1)
+    owner = TwinOptimizer(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.5), base)
+    variables = twin.trainable_variables + base.trainable_variables  # any order
+    before = [ops.convert_to_numpy(v) for v in variables]
+    grads = [np.ones(v.shape, "float32") for v in variables]
+    owner.apply(grads, variables)
+    rates = [0.5] * len(twin.trainable_variables) + [0.1] * len(base.trainable_variables)
+    for v, b, rate in zip(variables, before, rates):
+        np.testing.assert_allclose(ops.convert_to_numpy(v), b - rate, rtol=1e-6)
+    assert [int(ops.convert_to_numpy(o.iterations)) for o in owner.optimizers] == [1, 1]
