@@ -44,8 +44,13 @@ class TwinModel(keras.Model):
     - Twins of another architecture: any two models with logits of one shape.
 
     `model(x)` and `predict` return the base's logits; `evaluate` reports base,
-    twin and ensemble (averaged logits) accuracy. An uncompiled model compiles
-    itself on the first `fit`/`evaluate` with `compile()`'s defaults.
+    twin and ensemble (averaged logits) accuracy, and each compiled metric per
+    network. An uncompiled model compiles itself on the first
+    `fit`/`evaluate` with `compile()`'s defaults. Keras' own tools work as on
+    a plain Model: `model.optimizer` owns both optimizers, so learning-rate
+    callbacks drive and log both; `export()` exports the base;
+    `keras_tna.load_model` loads a saved TwinModel in any import order. The
+    deliberate differences are listed in docs/keras_tools.md.
 
     Bad inputs get a one-line `ValueError`/`TypeError` naming the problem, the
     fix and what was received, before any training step (`keras_tna.checks`;
