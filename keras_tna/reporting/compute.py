@@ -180,7 +180,8 @@ def _gain_cell(row, other):
     pair = paired(row, other)
     if pair is not None:
         mean, std, n, p_pair = pair
-        text += f"; paired {mean:+.2f} ± {std:.2f} (n={n}"
+        spread = f" ± {std:.2f}" if n > 1 else ""
+        text += f"; paired {mean:+.2f}{spread} (n={n}"
         text += f", p={p_pair:.2g})" if not math.isnan(p_pair) else ")"
     return text
 
