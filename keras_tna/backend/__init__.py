@@ -5,16 +5,19 @@ asks for it once, when it is built, and never tests a backend name itself.
 Each backend's module defines `STEPS` with the same methods:
 
 - `train_step(model, *args)`, `test_step(model, *args)`: keras' step
-  signatures of that backend (`(data)` on TensorFlow, `(state, data)` on JAX).
+  signatures of that backend (`(data)` on TensorFlow and PyTorch,
+  `(state, data)` on JAX).
 - `after_compile(model)`: adapts `model.optimizer` after `compile` (JAX wraps
   the base's and the twin's optimizers into one `TwinOptimizer`).
 - `build_optimizers(model)`: creates both optimizers' variables.
-- `num_replicas()`: replicas of the current `tf.distribute` strategy (1 on JAX).
+- `num_replicas()`: replicas of the current `tf.distribute` strategy (1 on
+  JAX and PyTorch).
 - `assert_labels(model, y, num_classes, marker)`: `y` with a check, inside the
   step, that the class ids are whole and in `[0, num_classes)`; a failure's
   error text holds `marker` (`keras_tna.checks.during_fit`).
 - `compile_fn(fn, static_argnames)`: `fn` compiled for the device (`jax.jit`
-  on JAX; as it is on TensorFlow, where keras' step traces it).
+  on JAX; as it is on TensorFlow, where keras' step traces it, and on
+  PyTorch, which runs eagerly).
 
 `compile_fn(fn, ...)` at module level serves code outside TwinModel (the
 TensorFlow-free data path) on any backend.
@@ -27,6 +30,7 @@ import keras
 _MODULES = {
     "tensorflow": "keras_tna.backend.tf_step",
     "jax": "keras_tna.backend.jax_step",
+    "torch": "keras_tna.backend.torch_step",
 }
 
 
@@ -34,7 +38,7 @@ def steps(backend=None):
     """The step object of a Keras backend.
 
     Args:
-        backend: str or None. `"tensorflow"` or `"jax"`; None: the running
+        backend: str or None. `"tensorflow"`, `"jax"` or `"torch"`; None: the running
             backend (`keras.backend.backend()`).
 
     Returns:
@@ -51,7 +55,8 @@ def steps(backend=None):
     name = backend or keras.backend.backend()
     if name not in _MODULES:
         raise NotImplementedError(
-            "TwinModel trains on the TensorFlow and JAX backends. Received: "
+            "TwinModel trains on the TensorFlow, JAX and PyTorch backends. "
+            "Set KERAS_BACKEND to one of them. Received: "
             f"KERAS_BACKEND={name!r}"
         )
     return importlib.import_module(_MODULES[name]).STEPS
@@ -60,8 +65,8 @@ def steps(backend=None):
 def compile_fn(fn, static_argnames=()):
     """`fn` compiled for the running backend's device, for batch transforms.
 
-    `jax.jit` on JAX; on TensorFlow, and on backends TwinModel does not train
-    on, `fn` as it is.
+    `jax.jit` on JAX; on TensorFlow, PyTorch and backends TwinModel does not
+    train on, `fn` as it is.
 
     Args:
         fn: callable on tensors.
