@@ -249,10 +249,9 @@ class TwinModel(keras.Model):
         if not self.compiled:
             return {}
         return {
-            "optimizer": keras.saving.serialize_keras_object(self.base_optimizer),
-            "twin_optimizer": keras.saving.serialize_keras_object(
-                self.twin_optimizer
-            ),
+            # Backend-neutral: a file saved on PyTorch loads on TensorFlow/JAX.
+            "optimizer": backend.serialize_optimizer(self.base_optimizer),
+            "twin_optimizer": backend.serialize_optimizer(self.twin_optimizer),
             "loss": None
             if getattr(self, "_default_loss", False)
             else keras.saving.serialize_keras_object(self.classification_loss),

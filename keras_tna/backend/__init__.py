@@ -103,3 +103,44 @@ def require_tensorflow(feature):
             f"{feature} needs the TensorFlow backend (KERAS_BACKEND=tensorflow). "
             f"Received: backend={name!r}"
         )
+
+
+def serialize_optimizer(optimizer):
+    """An optimizer's config that deserializes on every Keras backend.
+
+    On PyTorch, `keras.optimizers.SGD(...)` is an instance of a backend class
+    (`keras.src.backend.torch.optimizers.torch_sgd.SGD`), and
+    `keras.saving.serialize_keras_object` records that module: the file then
+    imports torch when loaded on TensorFlow (a segmentation fault there, see
+    `tests/conftest.py`) or JAX (torch ops inside the JAX step). Here every such
+    class, nested ones included (`LossScaleOptimizer`'s inner optimizer), is
+    written as its public `keras.optimizers` name, which each backend maps to
+    its own class again.
+
+    Args:
+        optimizer: keras.optimizers.Optimizer or None.
+
+    Returns:
+        dict (None for None): the serialized optimizer.
+
+    Examples:
+
+    >>> import keras
+    >>> serialize_optimizer(keras.optimizers.SGD(0.1))["module"]
+    'keras.optimizers'
+    """
+    return _public_modules(keras.saving.serialize_keras_object(optimizer))
+
+
+def _public_modules(config):
+    if isinstance(config, list):
+        return [_public_modules(item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    config = {key: _public_modules(value) for key, value in config.items()}
+    module = config.get("module")
+    if isinstance(module, str) and module.startswith("keras.src.backend."):
+        public = getattr(keras.optimizers, config.get("class_name", ""), None)
+        if public is not None:
+            config.update(module="keras.optimizers", registered_name=None)
+    return config

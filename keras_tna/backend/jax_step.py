@@ -41,9 +41,12 @@ class TwinOptimizer(KerasSaveable):
         self._base_ids = {id(v) for v in base_variables}
         self._split = None  # (base indices, twin indices) once built
 
-    # Saving: a `.keras` file or checkpoint holds the base optimizer's state
-    # under "optimizer" and the twin's under "twin_optimizer" (the TwinModel's
-    # own attribute), exactly as on TensorFlow, so files move across backends.
+    # Saving: keras' saving walker reaches both optimizers through TwinModel's
+    # own attributes, `base_optimizer` (a property) and `twin_optimizer`, and
+    # writes their states under those names on every backend. TwinOptimizer
+    # itself saves nothing: loading the base's state a second time from an
+    # "optimizer" entry, which a TensorFlow or PyTorch file does not have, only
+    # gave "Skipping variable loading for optimizer" (the state was loaded).
     def _obj_type(self):
         return "Optimizer"
 
@@ -51,10 +54,10 @@ class TwinOptimizer(KerasSaveable):
         return []  # keras' saving walker must not descend into the two optimizers
 
     def save_own_variables(self, store):
-        self.base_optimizer.save_own_variables(store)
+        """Nothing: see the comment above."""
 
     def load_own_variables(self, store):
-        self.base_optimizer.load_own_variables(store)
+        """Nothing: see the comment above."""
 
     @property
     def built(self):

@@ -2,8 +2,8 @@
 
 Both networks run forward, one `backward()` over the whole objective fills
 every trainable variable's `.grad`, and each optimizer applies only its own
-network's gradients (as on TensorFlow, `model.optimizer` is the base's
-optimizer and `model.twin_optimizer` the twin's). Under mixed precision the
+network's gradients (`model.base_optimizer` the base's, `model.twin_optimizer`
+the twin's, as in TensorFlow's step). Under mixed precision the
 loss is scaled once, by the base's optimizer; the twin's gradients are
 rescaled to the twin optimizer's own loss scale before it unscales them.
 """
@@ -22,16 +22,16 @@ class TorchSteps:
         twin_logits = model.twin(x, training=train_twin)
         model.zero_grad()  # clears `.grad` left by the previous step
         terms = model.compute_twin_losses(y, base_logits, twin_logits, sample_weight)
-        pairs = [(model.optimizer, model.base)]
+        pairs = [(model.base_optimizer, model.base)]
         if train_twin:
             pairs.append((model.twin_optimizer, model.twin))
-        base_scale = model.optimizer.scale_loss(1.0)
+        base_scale = model.base_optimizer.scale_loss(1.0)
         (terms["loss"] * base_scale).backward()
         with torch.no_grad():
             for optimizer, network in pairs:
                 variables = network.trainable_variables
                 gradients = [v.value.grad for v in variables]
-                if optimizer is not model.optimizer:
+                if optimizer is not model.base_optimizer:
                     rescale = optimizer.scale_loss(1.0) / base_scale
                     gradients = [_times(g, rescale) for g in gradients]
                 optimizer.apply(gradients, variables)
