@@ -60,8 +60,8 @@ class TwinModel(keras.Model):
     fix and what was received, before any training step (`keras_tna.checks`;
     the cases tried are listed in `docs/reliability.md`). Labels may be
     integer class ids or one-hot vectors: the default loss follows them.
-    Labels inside a `tf.data` pipeline are checked inside the TensorFlow step
-    (not under XLA, not on JAX); the pipeline is never iterated to peek.
+    Labels inside a `tf.data` pipeline are checked inside the step (on every
+    backend; not under XLA on TensorFlow); the pipeline is never iterated to peek.
 
     Divergence in `fit`: unless a `keras_tna.DivergenceGuard` is among the
     callbacks, `fit` adds `DivergenceGuard(restore_last_good=True)`. When the
@@ -318,7 +318,7 @@ class TwinModel(keras.Model):
         return terms
 
     def train_step(self, *args):
-        # TensorFlow: train_step(data); JAX: train_step(state, data).
+        # TensorFlow, PyTorch: train_step(data); JAX: train_step(state, data).
         return self.backend_steps.train_step(self, *args)
 
     def test_step(self, *args):
