@@ -103,3 +103,26 @@ print("ok", len(one))
     result = run_python(code, backend="jax", timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ok" in result.stdout
+
+
+def test_a_backend_twin_model_does_not_train_on_is_named():
+    from keras_tna import backend
+
+    with pytest.raises(NotImplementedError, match=r"Received: KERAS_BACKEND='numpy'"):
+        backend.steps("numpy")
+
+
+def test_optimizers_are_written_by_their_public_names():
+    """On PyTorch keras' optimizer classes live in a torch module; the config
+    names `keras.optimizers` instead, nested optimizers included."""
+    from keras_tna import backend
+
+    optimizer = keras.optimizers.LossScaleOptimizer(
+        keras.optimizers.SGD(0.1, momentum=0.9)
+    )
+    config = backend.serialize_optimizer(optimizer)
+    modules = [config["module"], config["config"]["inner_optimizer"]["module"]]
+    assert modules == ["keras.optimizers", "keras.optimizers"], modules
+    again = keras.saving.deserialize_keras_object(config)
+    assert again.inner_optimizer.get_config() == optimizer.inner_optimizer.get_config()
+    assert backend.serialize_optimizer(None) is None
