@@ -459,8 +459,10 @@ def test_bad_input_errors_are_clear():
         TwinModel(base, linear(1), matching_start_epoch=-2)
     with pytest.raises(TypeError, match="keras.Model"):
         TwinModel(base, "twin")
-    with pytest.raises(ValueError, match="metrics"):
-        TwinModel(base, linear(1)).compile(metrics=["accuracy"])
+    with pytest.raises(ValueError, match="loss_weights.*set `alpha`"):
+        TwinModel(base, linear(1)).compile(loss_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match="`metrics` must hold keras metrics"):
+        TwinModel(base, linear(1)).compile(metrics=["no_such_metric"])
     with pytest.raises(ValueError, match="temperature"):
         get_matching_loss("dml", temperature=0)
 

@@ -160,7 +160,8 @@ def check_networks(base, twin):
             warnings.warn(
                 f"The {role} network {net.name!r} ends in a softmax; TwinModel "
                 "expects logits (TNA matches logits, and the cross-entropy is "
-                "applied from logits). Remove the final softmax.",
+                "applied from logits). Remove the final softmax; for a "
+                "keras.applications model pass classifier_activation=None.",
                 stacklevel=3,
             )
     if twin is base:
@@ -186,18 +187,52 @@ def check_logit_shapes(base, twin, x_first):
     not checked yet.
     """
     shapes = []
-    for net in (base, twin):
+    for role, net in (("base", base), ("twin", twin)):
         try:
-            shapes.append(tuple(net.outputs[0].shape[1:]))
-        except (AttributeError, IndexError, TypeError, ValueError):
+            outputs = list(net.outputs)
+        except (AttributeError, TypeError, ValueError):
             if x_first is None:
                 return
-            shapes.append(tuple(net(x_first[:1]).shape[1:]))
+            outputs = net(x_first[:1])
+        shapes.append(_check_head(role, outputs))
     if shapes[0] != shapes[1]:
         raise ValueError(
             "`base` and `twin` must output logits of the same shape. "
             f"Received: base logits {shapes[0]}, twin logits {shapes[1]}"
         )
+
+
+def _check_head(role, outputs):
+    """The shape of a network's one logits output, or a one-line error."""
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if isinstance(outputs, (list, tuple)):
+        if len(outputs) != 1:
+            raise ValueError(
+                f"TwinModel trains classifiers with one output, the class logits "
+                f"(batch, classes); the {role} network has {len(outputs)} outputs. "
+                f"Pass a model that returns the logits only, e.g. "
+                f"keras.Model({role}.inputs, {role}.outputs[0]). Received: {role} "
+                f"outputs of shapes {[tuple(o.shape) for o in outputs]}"
+            )
+        outputs = outputs[0]
+    shape = tuple(outputs.shape[1:])
+    if len(shape) != 1:
+        raise ValueError(
+            f"TwinModel needs logits of shape (batch, classes), one row per "
+            f"example; end the {role} network in a Dense(num_classes) layer "
+            f"(pooling or flattening first). Received: {role} logits of shape "
+            f"{(None,) + shape}"
+        )
+    if shape[0] == 1:
+        raise ValueError(
+            f"TwinModel trains classifiers with one logit per class (>= 2); the "
+            f"{role} network has a single output unit (a regression head or a "
+            "binary sigmoid logit). For two classes use Dense(2) with labels "
+            "0/1; regression is not supported. Received: "
+            f"{role} logits of shape {(None,) + shape}"
+        )
+    return shape
 
 
 # ------------------------------------------------------------------ helpers

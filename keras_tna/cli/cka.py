@@ -14,6 +14,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from keras_tna import tf_logs  # noqa: E402
+
+tf_logs.quiet_tensorflow_start()  # before the analysis modules load TensorFlow
+
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 

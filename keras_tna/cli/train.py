@@ -24,6 +24,7 @@ from absl import app  # noqa: E402
 
 from keras_tna.cli import train_flags  # noqa: E402  (defines the flags)
 from keras_tna import methods  # noqa: E402
+from keras_tna import tf_logs  # noqa: E402
 from keras_tna import training  # noqa: E402
 from keras_tna.runs import layout  # noqa: E402
 
@@ -62,6 +63,7 @@ def main(argv):
             "fail to converge; a divergence stops the run early.",
             flush=True,
         )
+    tf_logs.quiet_tensorflow_start()  # TensorFlow loads now, without its CPU-machine notices
     try:
         if sweep is None:
             results = training.train(config)
