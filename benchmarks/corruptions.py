@@ -33,6 +33,7 @@ from keras_tna import data  # noqa: E402
 from keras_tna.analysis import _corrupt_worker  # noqa: E402
 from keras_tna.analysis import common  # noqa: E402
 from keras_tna.analysis import corruptions as corr  # noqa: E402
+from keras_tna.analysis import corruption_catalog as catalog  # noqa: E402
 
 DEFAULT_FOLDER = pathlib.Path.home() / ".cache/keras_tna/cifar10-jpeg"
 
@@ -48,7 +49,7 @@ def main():
     parser.add_argument("--folder", default=str(DEFAULT_FOLDER), help="CIFAR-10 image folder")
     parser.add_argument("--num_images", type=int, default=1000)
     parser.add_argument("--severities", default="3", help="comma-separated, e.g. 1,3,5")
-    parser.add_argument("--num_workers", type=int, default=corr.default_num_workers())
+    parser.add_argument("--num_workers", type=int, default=catalog.default_num_workers())
     parser.add_argument("--full_images", type=int, default=10_000)
     args = parser.parse_args()
     severities = [int(s) for s in args.severities.split(",")]
@@ -59,15 +60,15 @@ def main():
     print(f"{n} CIFAR-10 test images {images.shape[1:]}, severities {severities}, "
           f"{os.cpu_count()} CPUs visible")
 
-    _, compile_s = timed(lambda: corr.corrupt_images(images[:2], "glass_blur", 1))
+    _, compile_s = timed(lambda: catalog.corrupt_images(images[:2], "glass_blur", 1))
     print(f"glass_blur first call (numba compile, 2 images): {compile_s:.2f} s")
     per_image = {}
     print(f"{'corruption':18s} {'ms/image':>9s}  {'10k x 5 sev, 1 proc':>20s}")
-    for name in corr.COMMON_CORRUPTIONS:
-        corr.corrupt_images(images[:2], name, severities[0])  # warm-up
+    for name in catalog.COMMON_CORRUPTIONS:
+        catalog.corrupt_images(images[:2], name, severities[0])  # warm-up
         seconds = 0.0
         for severity in severities:
-            _, s = timed(lambda: corr.corrupt_images(images, name, severity, seed=0, num_workers=1))
+            _, s = timed(lambda: catalog.corrupt_images(images, name, severity, seed=0, num_workers=1))
             seconds += s
         per_image[name] = seconds / (n * len(severities))
         full = per_image[name] * args.full_images * 5
@@ -90,10 +91,10 @@ def main():
     # in a pool of worker processes (pool start and numba compile timed apart).
     severity = severities[0]
     _, single = timed(
-        lambda: [corr._corrupt(images, c, severity, 0, None) for c in corr.COMMON_CORRUPTIONS]
+        lambda: [corr._corrupt(images, c, severity, 0, None) for c in catalog.COMMON_CORRUPTIONS]
     )
     with corr._executor(args.num_workers) as executor:
-        seeds = corr.image_seeds(0, "glass_blur", 1, 2)
+        seeds = catalog.image_seeds(0, "glass_blur", 1, 2)
         _, start = timed(
             lambda: [
                 f.result()
@@ -104,9 +105,9 @@ def main():
             ]
         )
         results, parallel = timed(
-            lambda: [corr._corrupt(images, c, severity, 0, executor) for c in corr.COMMON_CORRUPTIONS]
+            lambda: [corr._corrupt(images, c, severity, 0, executor) for c in catalog.COMMON_CORRUPTIONS]
         )
-    reference = [corr._corrupt(images[:50], c, severity, 0, None) for c in corr.COMMON_CORRUPTIONS]
+    reference = [corr._corrupt(images[:50], c, severity, 0, None) for c in catalog.COMMON_CORRUPTIONS]
     assert all(np.array_equal(r[:50], e) for r, e in zip(results, reference))
     speedup = single / parallel
     print(f"\n15 corruptions x severity {severity} on {n} images: one process {single:.1f} s; "

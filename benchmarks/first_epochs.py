@@ -94,14 +94,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from keras_tna import training
+    from keras_tna.runs import config as run_config
+    from keras_tna.runs import layout
 
-    flags = training.read_flagfile(REPO / args.flagfile)
+    flags = layout.read_flagfile(REPO / args.flagfile)
     nested = flags.pop("flagfile", None)
     if nested:
-        flags = {**training.read_flagfile(REPO / nested), **flags}
+        flags = {**layout.read_flagfile(REPO / nested), **flags}
     for name in ("methods", "seeds", "alphas", "matching_start_epochs", "output_dir"):
         flags.pop(name, None)
-    base_config = training.TrainConfig(**training.config_kwargs_from_flags(flags))
+    base_config = training.TrainConfig(**run_config.config_kwargs_from_flags(flags))
     base_config = base_config.replace(smoke=args.smoke)
     if args.pairs:
         runs = [tuple(int(v) for v in p.split(":")) for p in args.pairs.split(",")]

@@ -13,6 +13,7 @@ Examples:
 
 import sys
 
+from keras_tna import tf_logs
 from keras_tna.lazy import lazy_attributes
 
 __version__ = "0.1.0"
@@ -28,11 +29,14 @@ __getattr__, __dir__ = lazy_attributes(
     {
         "keras_tna.callbacks": ("DivergenceGuard", "LateMatching"),
         "keras_tna.losses": ("LogitMatching", "MutualKL"),
-        "keras_tna.twin_model": ("METRIC_NAMES", "TwinModel"),
+        "keras_tna.twin_metrics": ("METRIC_NAMES",),
+        "keras_tna.twin_model": ("TwinModel",),
         "keras_tna.twins": ("make_twin",),
     },
     globals(),
     submodules=("callbacks", "data", "distribute", "losses", "models"),
+    # These names load Keras: TensorFlow's start-up notices are dropped first.
+    before_import=tf_logs.quiet_tensorflow_start,
 )
 
 # The modules whose classes `keras.models.load_model` must find registered
@@ -62,6 +66,35 @@ def register_saveables():
         importlib.import_module(module)
 
 
+def load_model(filepath, **kwargs):
+    """`keras.saving.load_model`, after registering keras_tna's classes.
+
+    Keras finds only registered classes, and it never imports a package it
+    does not know: a `.keras` file holding a `TwinModel` (or a network with
+    keras_tna layers) loads with this function in any order of imports, or
+    with `keras.saving.load_model` once keras_tna's classes are registered
+    (`import keras` before `import keras_tna`, or `register_saveables()`).
+
+    Args:
+        filepath: str or pathlib.Path. The `.keras` file.
+        **kwargs: Passed to `keras.saving.load_model`.
+
+    Returns:
+        The loaded model.
+
+    Examples:
+
+    ```python
+    import keras_tna
+    model = keras_tna.load_model("twin_model.keras")
+    ```
+    """
+    register_saveables()
+    import keras
+
+    return keras.saving.load_model(filepath, **kwargs)
+
+
 if sys.modules.get("keras") is not None:  # Keras loaded (not blocked with None)
     register_saveables()
 
@@ -74,6 +107,7 @@ __all__ = [
     "DivergenceGuard",
     "METRIC_NAMES",
     "register_saveables",
+    "load_model",
     "callbacks",
     "data",
     "losses",

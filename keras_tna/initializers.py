@@ -1,4 +1,4 @@
-"""Initializers by name, beside keras' own: PyTorch's defaults.
+"""Initializers by name, beside keras' own: PyTorch's defaults; seeded builds.
 
 The one definition of `"torch_default"`, used by the networks
 (`keras_tna.models.convnet`) and by a run's `--kernel_initializer`.
@@ -7,7 +7,9 @@ PyTorch initialises `nn.Conv2d` and `nn.Linear` kernels with
 biases with U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 """
 
+import contextlib
 import math
+import random
 
 # PyTorch's default kernel initializer as a keras VarianceScaling config:
 # scale 1/3, fan_in, uniform gives U(-b, b) with b = sqrt(3 * scale / fan_in).
@@ -66,7 +68,36 @@ def torch_default_bias(fan_in):
     >>> torch_default_bias(4).maxval
     0.5
     """
-    import keras
+    import keras  # here: checking a run's settings must not load TensorFlow
 
     bound = 1.0 / math.sqrt(fan_in)
     return keras.initializers.RandomUniform(-bound, bound)
+
+
+def check_seed(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(
+            f"`seed` must be an integer or None. Received: seed={seed!r}"
+        )
+
+
+@contextlib.contextmanager
+def seed_scope(seed):
+    """Makes the layers created inside draw their initializer seeds from `seed`.
+
+    Keras gives every unseeded initializer a seed drawn from Python's `random`
+    module when the initializer is created, so seeding that module while the
+    network is built makes the whole initialisation a function of `seed`
+    (keras-cv backbones included). Python's random state is restored on exit.
+    `seed=None` leaves the global state alone: every build differs.
+    """
+    check_seed(seed)
+    if seed is None:
+        yield
+        return
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)

@@ -8,7 +8,7 @@ TensorFlow; `lazy_attributes` gives such a package the module-level
 import importlib
 
 
-def lazy_attributes(package, modules, module_globals, submodules=()):
+def lazy_attributes(package, modules, module_globals, submodules=(), before_import=None):
     """The `(__getattr__, __dir__)` pair of a package with lazily loaded names.
 
     Args:
@@ -17,6 +17,8 @@ def lazy_attributes(package, modules, module_globals, submodules=()):
             that the package exposes.
         module_globals: dict. The package's `globals()` (listed by `__dir__`).
         submodules: tuple of str. Submodules exposed as attributes.
+        before_import: callable or None. Called before a name's module is
+            imported (keras_tna: `tf_logs.quiet_tensorflow_start`).
 
     Returns:
         tuple of two functions, to assign to `__getattr__` and `__dir__`.
@@ -36,6 +38,8 @@ def lazy_attributes(package, modules, module_globals, submodules=()):
             return importlib.import_module(f"{package}.{name}")
         if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if before_import is not None:
+            before_import()
         return getattr(importlib.import_module(where[name]), name)
 
     def __dir__():

@@ -13,6 +13,8 @@ Two matching losses ship with keras_tna, selected by name in `TwinModel`:
 import keras
 from keras import ops
 
+from keras_tna import settings
+
 
 @keras.saving.register_keras_serializable(package="keras_tna")
 class LogitMatching(keras.losses.Loss):
@@ -75,11 +77,7 @@ class MutualKL(keras.losses.Loss):
     def __init__(
         self, temperature=1.0, name="mutual_kl", reduction="sum_over_batch_size"
     ):
-        if not isinstance(temperature, (int, float)) or temperature <= 0:
-            raise ValueError(
-                "`temperature` must be a positive number. "
-                f"Received: temperature={temperature!r}"
-            )
+        settings.check("temperature", temperature)
         super().__init__(name=name, reduction=reduction, dtype="float32")
         self.temperature = float(temperature)
 

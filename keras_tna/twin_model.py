@@ -10,16 +10,7 @@ from keras_tna import backend
 from keras_tna import checks
 from keras_tna import losses as tna_losses
 from keras_tna.callbacks import DivergenceGuard, LateMatching
-
-METRIC_NAMES = (
-    "loss",
-    "base_loss",
-    "twin_loss",
-    "matching_loss",
-    "base_accuracy",
-    "twin_accuracy",
-    "ensemble_accuracy",
-)
+from keras_tna.twin_metrics import TwinMetrics
 
 
 @keras.saving.register_keras_serializable(package="keras_tna")
@@ -53,8 +44,13 @@ class TwinModel(keras.Model):
     - Twins of another architecture: any two models with logits of one shape.
 
     `model(x)` and `predict` return the base's logits; `evaluate` reports base,
-    twin and ensemble (averaged logits) accuracy. An uncompiled model compiles
-    itself on the first `fit`/`evaluate` with `compile()`'s defaults.
+    twin and ensemble (averaged logits) accuracy, and each compiled metric per
+    network. An uncompiled model compiles itself on the first
+    `fit`/`evaluate` with `compile()`'s defaults. Keras' own tools work as on
+    a plain Model: `model.optimizer` owns both optimizers, so learning-rate
+    callbacks drive and log both; `export()` exports the base;
+    `keras_tna.load_model` loads a saved TwinModel in any import order. The
+    deliberate differences are listed in docs/keras_tools.md.
 
     Bad inputs get a one-line `ValueError`/`TypeError` naming the problem, the
     fix and what was received, before any training step (`keras_tna.checks`;
@@ -141,9 +137,10 @@ class TwinModel(keras.Model):
             trainable=False,
             name="alpha",
         )
-        self._trackers = {
-            name: keras.metrics.Mean(name=name) for name in METRIC_NAMES
-        }
+        self.twin_metrics = TwinMetrics()
+        # The loss and accuracy trackers, as a model attribute: saved files
+        # keep the layout they always had.
+        self._trackers = self.twin_metrics.trackers
         self.twin_optimizer = None
         if base.built and twin.built:
             self.built = True
@@ -154,9 +151,11 @@ class TwinModel(keras.Model):
         optimizer="default",
         twin_optimizer=None,
         loss=None,
+        metrics=None,
+        weighted_metrics=None,
         **kwargs,
     ):
-        """Configures the two optimizers and the cross-entropy.
+        """Configures the two optimizers, the cross-entropy and the metrics.
 
         Args:
             optimizer: keras.optimizers.Optimizer, str or `"default"`. The base
@@ -170,9 +169,15 @@ class TwinModel(keras.Model):
                 it from the labels: `SparseCategoricalCrossentropy` for integer
                 class ids, `CategoricalCrossentropy` for one-hot (or soft)
                 label vectors. An explicit loss must match the labels.
+            metrics: list or None. Keras metrics (objects, names, or
+                functions of `(y_true, logits)`) reported for each network:
+                `base_<name>`, `twin_<name>` and `ensemble_<name>` (the
+                ensemble averages the logits). `"accuracy"` is always
+                reported (`base_accuracy`, ...). Metrics get logits, as with
+                a plain Model whose last layer outputs logits.
+            weighted_metrics: list or None. Same, weighted by `sample_weight`.
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`,
-                `steps_per_execution`, `auto_scale_loss`, ...). `metrics` is
-                not accepted: the TwinModel reports its own.
+                `steps_per_execution`, `auto_scale_loss`, ...).
 
         Examples:
 
@@ -181,23 +186,25 @@ class TwinModel(keras.Model):
         >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
         >>> twin = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
         >>> model = TwinModel(base, twin)
-        >>> model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+        >>> model.compile(optimizer=keras.optimizers.SGD(0.1, name="sgd"))
         >>> type(model.twin_optimizer).__name__
         'SGD'
+        >>> [o.name for o in model.optimizer.optimizers]  # owned by one object
+        ['sgd', 'twin_sgd']
         """
-        for key in ("metrics", "weighted_metrics", "loss_weights"):
-            if kwargs.get(key) is not None:
-                raise ValueError(
-                    f"TwinModel.compile does not take `{key}`: it reports "
-                    f"{', '.join(METRIC_NAMES)} itself. Received: {key}="
-                    f"{kwargs[key]!r}"
-                )
+        if kwargs.get("loss_weights") is not None:
+            raise ValueError(
+                "TwinModel.compile does not take `loss_weights`: the loss is "
+                "CE(base) + CE(twin) + alpha * matching; set `alpha` instead. "
+                f"Received: loss_weights={kwargs['loss_weights']!r}"
+            )
+        self.twin_metrics.set_compiled(metrics, weighted_metrics)
         if isinstance(optimizer, str) and optimizer == "default":
             optimizer = keras.optimizers.Adam(learning_rate=1e-3)
         optimizer = checks.get_optimizer(optimizer, "optimizer")
         checks.claim_optimizer(optimizer, self, self.base, "optimizer")
         if twin_optimizer is None:
-            twin_optimizer = _independent_copy(optimizer)
+            twin_optimizer = _independent_copy(optimizer, name_prefix="twin_")
         else:
             twin_optimizer = checks.get_optimizer(twin_optimizer, "twin_optimizer")
             if self.freeze_twin:
@@ -229,7 +236,15 @@ class TwinModel(keras.Model):
             self.twin_optimizer = keras.optimizers.LossScaleOptimizer(
                 twin_optimizer, name="twin_loss_scale_optimizer"
             )
-        self.backend_steps.after_compile(self)
+        if self.twin_optimizer.name == self.optimizer.name:
+            # Keras' LR callbacks log `learning_rate_<name>` per optimizer.
+            self.twin_optimizer.name = f"twin_{self.twin_optimizer.name}"
+        # The one owner of both optimizers, on every backend (docs/DESIGN.md).
+        self.optimizer = backend.TwinOptimizer(
+            self.optimizer,
+            None if self.freeze_twin else self.twin_optimizer,
+            self.base,
+        )
         self._compile_kwargs = {
             k: v for k, v in kwargs.items() if k in ("jit_compile",)
         }
@@ -255,17 +270,23 @@ class TwinModel(keras.Model):
             "loss": None
             if getattr(self, "_default_loss", False)
             else keras.saving.serialize_keras_object(self.classification_loss),
+            **{
+                key: _serialize_list(value)
+                for key, value in self.twin_metrics.config.items()
+                if value is not None
+            },
             **self._compile_kwargs,
         }
 
     def compile_from_config(self, config):
-        config = {
-            k: keras.saving.deserialize_keras_object(v)
-            if isinstance(v, dict)
-            else v
-            for k, v in config.items()
-        }
-        self.compile(**config)
+        def deserialize(value):
+            if isinstance(value, list):
+                return [deserialize(v) for v in value]
+            if isinstance(value, dict):
+                return keras.saving.deserialize_keras_object(value)
+            return value
+
+        self.compile(**{k: deserialize(v) for k, v in config.items()})
 
     # ------------------------------------------------------------------ steps
     def call(self, inputs, training=False):
@@ -273,7 +294,17 @@ class TwinModel(keras.Model):
 
     @property
     def metrics(self):
-        return list(self._trackers.values())
+        # The directions entry shows Keras' callbacks (mode="auto") which way
+        # each metric improves; it holds no state and logs nothing.
+        return self.twin_metrics.metrics + [self.twin_metrics.directions]
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.twin_metrics.metrics]
+
+    def count_params(self):
+        """The parameters of the base and the twin (not the `alpha` variable)."""
+        return self.base.count_params() + self.twin.count_params()
 
     def compute_twin_losses(self, y, base_logits, twin_logits, sample_weight=None):
         """Returns the loss terms of one batch as a dict of scalars.
@@ -337,26 +368,13 @@ class TwinModel(keras.Model):
             sample_weight: tensor or None. Per-sample weights.
 
         Returns:
-            dict of the metrics' current values, keyed by `METRIC_NAMES`.
+            dict of the metrics' current values, keyed by `keras_tna.twin_metrics.METRIC_NAMES`
+            and the compiled metrics' names.
         """
-        base_logits = ops.cast(base_logits, "float32")
-        twin_logits = ops.cast(twin_logits, "float32")
-        batch_size = ops.shape(base_logits)[0]
-        for name, value in terms.items():
-            self._trackers[name].update_state(
-                value * self.backend_steps.num_replicas(), sample_weight=batch_size
-            )
-        labels = _class_ids(y, base_logits)
-        for name, logits in (
-            ("base_accuracy", base_logits),
-            ("twin_accuracy", twin_logits),
-            ("ensemble_accuracy", (base_logits + twin_logits) / 2.0),
-        ):
-            hits = ops.cast(
-                ops.cast(ops.argmax(logits, axis=-1), "int32") == labels, "float32"
-            )
-            self._trackers[name].update_state(hits, sample_weight=sample_weight)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        return self.twin_metrics.update(
+            terms, y, base_logits, twin_logits, sample_weight,
+            self.backend_steps.num_replicas(),
+        )
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
@@ -435,7 +453,8 @@ class TwinModel(keras.Model):
             self.built = True
         checks.check_logit_shapes(self.base, self.twin, x_first)
         checks.check_sample_labels(y_first, checks.count_classes(self))
-        self.build_optimizers()
+        if self.built:  # else keras builds both, with the networks, on the first batch
+            self.build_optimizers()
 
     # ------------------------------------------------------------------ export
     def ensemble(self, name="ensemble"):
@@ -458,6 +477,26 @@ class TwinModel(keras.Model):
             [self.base(inputs), self.twin(inputs)]
         )
         return keras.Model(inputs, outputs, name=name)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None,
+               input_signature=None, **kwargs):
+        """Exports the base network, the one inference keeps (`base.export`).
+
+        The twin only trains; an exported TwinModel would serve the base's
+        logits anyway. Export the ensemble with `model.ensemble().export(...)`.
+
+        Args:
+            filepath: str or pathlib.Path. Where to write the artifact.
+            format: str. `keras.Model.export`'s format. Defaults to
+                `"tf_saved_model"`.
+            verbose: bool or None. Print a message.
+            input_signature: optional. As in `keras.Model.export`.
+            **kwargs: Passed to `keras.Model.export`.
+        """
+        return self.base.export(
+            filepath, format=format, verbose=verbose,
+            input_signature=input_signature, **kwargs,
+        )
 
     # ------------------------------------------------------------------ config
     def get_config(self):
@@ -490,12 +529,19 @@ class TwinModel(keras.Model):
 
 
 # ---------------------------------------------------------------------- helpers
-def _independent_copy(optimizer):
+def _independent_copy(optimizer, name_prefix=""):
     """A new optimizer of the same class and config, with its own state."""
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         optimizer = optimizer.inner_optimizer
     config = copy.deepcopy(keras.saving.serialize_keras_object(optimizer))
+    config["config"]["name"] = name_prefix + config["config"]["name"]
     return keras.saving.deserialize_keras_object(config)
+
+
+def _serialize_list(value):
+    if isinstance(value, (list, tuple)):
+        return [keras.saving.serialize_keras_object(v) for v in value]
+    return keras.saving.serialize_keras_object(value)
 
 
 def _bind_fit_arguments(model, x, y, args, kwargs):
@@ -517,13 +563,6 @@ def _bind_fit_arguments(model, x, y, args, kwargs):
 
 def _is_one_hot(y, logits):
     return y is not None and len(y.shape) == len(logits.shape) and y.shape[-1] != 1
-
-
-def _class_ids(y, logits):
-    """Integer labels from class ids or one-hot (or soft) label vectors."""
-    if len(y.shape) == len(logits.shape) and y.shape[-1] != 1:
-        return ops.cast(ops.argmax(y, axis=-1), "int32")
-    return ops.cast(ops.reshape(y, (-1,)), "int32")
 
 
 def _input_shape(model):

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_tna.models._common import seed_scope
+from keras_tna.initializers import seed_scope
 
 
 def make_twin(base, reinit="all", seed=None, name=None):
@@ -22,7 +22,8 @@ def make_twin(base, reinit="all", seed=None, name=None):
     Args:
         base: keras.Model. A functional or sequential keras model.
         reinit: str or list of str. `"all"`, or the names of the layers to
-            re-initialise (every other weight is copied from `base`).
+            re-initialise (layers with weights; every other weight is copied
+            from `base`).
         seed: int or None. Seed for the re-initialised weights; `None` gives
             a different twin on every call.
         name: str or None. Name of the twin; defaults to `base.name + "_twin"`.
@@ -55,11 +56,13 @@ def make_twin(base, reinit="all", seed=None, name=None):
         )
     else:
         targets = set(reinit)
-        unknown = sorted(targets - set(layer_names))
+        with_weights = [layer.name for layer in base.layers if layer.weights]
+        unknown = [name for name in reinit if name not in with_weights]
         if unknown:
             raise ValueError(
-                f"Layers {unknown} are not in {base.name!r}; its layers are "
-                f"{layer_names}. Received: reinit={list(reinit)!r}"
+                f"`reinit` (a run's --twin_reinit) names layers that {base.name!r} "
+                f"does not have, or that have no weights: {unknown}. Its layers "
+                f"with weights are {with_weights}. Received: reinit={list(reinit)!r}"
             )
 
     def clone_layer(layer):

@@ -157,18 +157,21 @@ def cases(s):
         out = s.interrupted(name)
         damage(out)
         return [*SMOKE, f"--output_dir={out}"], {}
+    def _every_unit(out, name, change):
+        for unit in sorted((out / "checkpoints").glob("epoch_*")):
+            change(unit / name)
     def truncated_weights():
         def damage(out):
-            p = out / "checkpoints" / "latest.weights.h5"
-            data = p.read_bytes()
-            p.write_bytes(data[: len(data) // 3])
+            def cut(p):
+                p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
+            _every_unit(out, "state.weights.h5", cut)
         return resume_with("d_weights", damage)
     def garbage_progress():
-        return resume_with("d_progress", lambda out: (
-            out / "checkpoints" / "progress.json").write_text("{not json"))
+        return resume_with("d_progress", lambda out: _every_unit(
+            out, "progress.json", lambda p: p.write_text("{not json")))
     def empty_progress():
-        return resume_with("d_progress_empty", lambda out: (
-            out / "checkpoints" / "progress.json").write_text(""))
+        return resume_with("d_progress_empty", lambda out: _every_unit(
+            out, "progress.json", lambda p: p.write_text("")))
     def corrupt_results():
         out = w / "d_results"
         shutil.copytree(s.trained(), out)
@@ -253,9 +256,9 @@ def cases(s):
         (13, "checkpoint", "--twin_checkpoint missing", twin_missing, E, ["missing.keras", "does not exist"]),
         (14, "checkpoint", "--twin_checkpoint a .h5 file", twin_h5, E, ["weights.h5", ".keras"]),
         (15, "checkpoint", "--twin_checkpoint of a network for 10 classes on 3", twin_other_classes, E, ["base.keras", "3 classes"]),
-        (16, "run dir", "truncated checkpoints/latest.weights.h5 (resume)", truncated_weights, E, ["latest.weights.h5", "--overwrite"]),
-        (17, "run dir", "garbage checkpoints/progress.json (resume)", garbage_progress, E, ["progress.json", "--overwrite"]),
-        (18, "run dir", "empty checkpoints/progress.json (resume)", empty_progress, E, ["progress.json", "--overwrite"]),
+        (16, "run dir", "truncated weights in every checkpoint unit (resume)", truncated_weights, E, ["state.weights.h5 is not readable", "Delete", "--overwrite"]),
+        (17, "run dir", "garbage progress.json in every checkpoint unit (resume)", garbage_progress, 0, ["Rebuilt", "Done"]),
+        (18, "run dir", "empty progress.json in every checkpoint unit (resume)", empty_progress, 0, ["Rebuilt", "Done"]),
         (19, "run dir", "corrupt results.json of a finished run", corrupt_results, E, ["results.json", "--overwrite"]),
         (20, "run dir", "flags.txt with --epochs=abc", corrupt_flags, E, ["flags.txt", "--overwrite"]),
         (21, "run dir", "rerun into a run of another --model", other_model, E, ["model", "--overwrite"]),

@@ -18,7 +18,8 @@ import pytest
 from keras_tna import training
 from keras_tna.analysis import cka
 from keras_tna.analysis import common
-from keras_tna.analysis import corruptions as corr
+from keras_tna.analysis import corruption_catalog as catalog
+from keras_tna.runs import store
 
 pytestmark = pytest.mark.slow
 APPS = pathlib.Path(__file__).resolve().parents[1] / "apps"
@@ -57,7 +58,7 @@ def test_cka_app(runs_dir, tmp_path):
     assert out["layers"] == [f"block_{i}" for i in range(1, 7)] + ["logits"]
     assert out["num_examples"] == 360  # the whole digits test set
     # The app's Base vs Twin matrix of tna seed 0 equals the library's.
-    run = common.read_run(runs_dir / "tna" / "seed_0")
+    run = store.read_run(runs_dir / "tna" / "seed_0")
     bundle = common.load_run_dataset(run)
     images, labels = common.load_run_test_set(run)
     expected = cka.compare_networks(
@@ -100,11 +101,11 @@ def test_robustness_app_generated(runs_dir, tmp_path):
     cached = sorted(p.name for p in cache.rglob("*.npy"))
     assert cached == ["contrast_2_seed0_n60.npy", "elastic_transform_2_seed0_n60.npy"]
     # Re-evaluate one network on the cached images in-process.
-    run = common.read_run(runs_dir / "tna" / "seed_1")
+    run = store.read_run(runs_dir / "tna" / "seed_1")
     bundle = common.load_run_dataset(run)
     images, labels = common.load_run_test_set(run, 60)
     corrupted = np.load(next(cache.rglob("elastic_transform_2_seed0_n60.npy")))
-    np.testing.assert_array_equal(corrupted, corr.corrupt_images(images, "elastic", 2, seed=0))
+    np.testing.assert_array_equal(corrupted, catalog.corrupt_images(images, "elastic", 2, seed=0))
     logits = run.load_base().predict(bundle.normalize(corrupted), verbose=0)
     expected = float(np.mean(np.argmax(logits, -1) == labels))
     entry = [r for r in out["results"]["TNA"] if r["seed"] == 1][0]
@@ -125,15 +126,15 @@ def test_apps_reject_bad_input(runs_dir, tmp_path):
     assert proc.returncode != 0 and "different datasets" in proc.stderr
     assert "Traceback" not in proc.stderr
     # The same checks in-process (each app calls them before any work).
-    runs, _ = common.find_runs([runs_dir / "tna", other])
+    runs, _ = store.find_runs([runs_dir / "tna", other])
     with pytest.raises(ValueError, match="different datasets"):
         common.check_same_dataset(runs)
     (other / "base.keras").write_text("not a network")
     with pytest.raises(ValueError, match="is not a network this package can read"):
-        common.read_run(other).load_base()
+        store.read_run(other).load_base()
     with pytest.raises(FileNotFoundError, match="no results.json"):
-        common.read_run(runs_dir / "tna")
-    model = common.read_run(runs_dir / "tna" / "seed_0").load_twin()
+        store.read_run(runs_dir / "tna")
+    model = store.read_run(runs_dir / "tna" / "seed_0").load_twin()
     with pytest.raises(ValueError, match=r"\['nope'\] are not in model"):
         common.resolve_layer_names(model, ["block_1", "nope"])
 
@@ -146,7 +147,7 @@ def test_find_runs_skips_diverged_runs(runs_dir, tmp_path):
     results["status"] = "diverged"
     (diverged / "results.json").write_text(json.dumps(results))
     (diverged / "base.keras").unlink()  # a diverged run may save no network
-    runs, skipped = common.find_runs(root)
+    runs, skipped = store.find_runs(root)
     assert [r.seed for r in runs] == [0] and [r.seed for r in skipped] == [1]
     with pytest.raises(FileNotFoundError, match="all 1 found diverged"):
-        common.find_runs(diverged)
+        store.find_runs(diverged)

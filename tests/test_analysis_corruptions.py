@@ -8,6 +8,8 @@ from PIL import Image
 from keras_tna.analysis import _corrupt_worker
 from keras_tna.analysis import common
 from keras_tna.analysis import corruptions as corr
+from keras_tna.analysis import corruption_catalog as catalog
+from keras_tna.analysis import corruption_sources as sources
 
 
 def textured(n, size, seed=0):
@@ -21,21 +23,21 @@ def textured(n, size, seed=0):
 def test_registry_covers_tfds_names_and_the_15_common():
     from keras_tna import data
 
-    assert len(corr.COMMON_CORRUPTIONS) == 15
-    assert {c.tfds_name for c in corr.CORRUPTIONS.values()} == set(data.CIFAR10_CORRUPTIONS)
-    assert corr.get_corruption("frosted_glass_blur").name == "glass_blur"
-    assert corr.get_corruption("elastic").name == "elastic_transform"
-    assert set(corr.EXTRA_CORRUPTIONS) == {"speckle_noise", "gaussian_blur", "spatter", "saturate"}
+    assert len(catalog.COMMON_CORRUPTIONS) == 15
+    assert {c.tfds_name for c in catalog.CORRUPTIONS.values()} == set(data.CIFAR10_CORRUPTIONS)
+    assert catalog.get_corruption("frosted_glass_blur").name == "glass_blur"
+    assert catalog.get_corruption("elastic").name == "elastic_transform"
+    assert set(catalog.EXTRA_CORRUPTIONS) == {"speckle_noise", "gaussian_blur", "spatter", "saturate"}
     with pytest.raises(ValueError, match="Unknown corruption 'rain'"):
-        corr.get_corruption("rain")
+        catalog.get_corruption("rain")
 
 
 # ---- generation -------------------------------------------------------------
-@pytest.mark.parametrize("name", corr.COMMON_CORRUPTIONS)
+@pytest.mark.parametrize("name", catalog.COMMON_CORRUPTIONS)
 def test_each_common_corruption_runs_on_32_and_64_pixels(name):
     for size in (32, 64):
         images = textured(1, size, seed=size)
-        outs = [corr.corrupt_images(images, name, s, seed=1) for s in corr.SEVERITIES]
+        outs = [catalog.corrupt_images(images, name, s, seed=1) for s in catalog.SEVERITIES]
         for out in outs:
             assert out.shape == images.shape and out.dtype == np.uint8
         # Severity 5 changes the image (brightness/contrast/... included).
@@ -57,60 +59,60 @@ def test_cached_frost_equals_imagecorruptions_frost(size):
 def test_generation_is_seeded():
     images = textured(4, 32)
     for name in ("gaussian_noise", "glass_blur", "impulse_noise"):
-        a = corr.corrupt_images(images, name, 3, seed=7)
-        b = corr.corrupt_images(images, name, 3, seed=7)
-        c = corr.corrupt_images(images, name, 3, seed=8)
+        a = catalog.corrupt_images(images, name, 3, seed=7)
+        b = catalog.corrupt_images(images, name, 3, seed=7)
+        c = catalog.corrupt_images(images, name, 3, seed=8)
         np.testing.assert_array_equal(a, b)
         assert not np.array_equal(a, c)
     # Per-image seeds: an image's corruption does not depend on its batch.
     np.testing.assert_array_equal(
-        corr.corrupt_images(images, "shot_noise", 2, seed=7)[:2],
-        corr.corrupt_images(images[:2], "shot_noise", 2, seed=7),
+        catalog.corrupt_images(images, "shot_noise", 2, seed=7)[:2],
+        catalog.corrupt_images(images[:2], "shot_noise", 2, seed=7),
     )
 
 
 def test_grey_images_and_bad_images():
     grey = textured(2, 32)[..., :1]
-    out = corr.corrupt_images(grey, "contrast", 5, seed=0)
+    out = catalog.corrupt_images(grey, "contrast", 5, seed=0)
     assert out.shape == grey.shape
     with pytest.raises(ValueError, match="at least 32x32"):
-        corr.corrupt_images(np.zeros((2, 8, 8, 1), np.uint8), "fog", 1)
+        catalog.corrupt_images(np.zeros((2, 8, 8, 1), np.uint8), "fog", 1)
     with pytest.raises(ValueError, match="uint8 images"):
-        corr.corrupt_images(np.zeros((2, 32, 32, 3), np.float32), "fog", 1)
+        catalog.corrupt_images(np.zeros((2, 32, 32, 3), np.float32), "fog", 1)
     with pytest.raises(ValueError, match="`severity` must be one of"):
-        corr.corrupt_images(textured(1, 32), "fog", 6)
+        catalog.corrupt_images(textured(1, 32), "fog", 6)
 
 
 @pytest.mark.slow
 def test_worker_processes_give_the_same_images(tmp_path):
     images, labels = textured(6, 32), np.arange(6)
     variants = [("impulse_noise", 2), ("frost", 4)]
-    with corr.GeneratedCorruptions(images, labels, "toy", seed=3, cache_dir=tmp_path, num_workers=2) as pooled:
+    with sources.GeneratedCorruptions(images, labels, "toy", seed=3, cache_dir=tmp_path, num_workers=2) as pooled:
         pooled.prepare(variants)  # one pool of 2 worker processes for both
         assert pooled.generated_count == 2 and pooled._executor is not None
         for c, s in variants:
             np.testing.assert_array_equal(
-                pooled.load(c, s)[0], corr.corrupt_images(images, c, s, seed=3, num_workers=1)
+                pooled.load(c, s)[0], catalog.corrupt_images(images, c, s, seed=3, num_workers=1)
             )
     assert pooled._executor is None  # the pool is shut down on exit
 
 
 def test_generated_source_caches_and_reuses(tmp_path):
     images, labels = textured(5, 32), np.arange(5)
-    source = corr.GeneratedCorruptions(images, labels, "toy", seed=2, cache_dir=tmp_path, num_workers=1)
+    source = sources.GeneratedCorruptions(images, labels, "toy", seed=2, cache_dir=tmp_path, num_workers=1)
     assert source.kind == "generated"
     first, got_labels = source.load("motion_blur", 2)
     assert source.generated_count == 1
     assert source.cache_path("motion_blur", 2).is_file()
     assert source.cache_path("motion_blur", 2).name == "motion_blur_2_seed2_n5.npy"
     np.testing.assert_array_equal(got_labels, labels)
-    again = corr.GeneratedCorruptions(images, labels, "toy", seed=2, cache_dir=tmp_path, num_workers=1)
+    again = sources.GeneratedCorruptions(images, labels, "toy", seed=2, cache_dir=tmp_path, num_workers=1)
     second, _ = again.load("motion_blur", 2)
     assert again.generated_count == 0  # read from the cache
     np.testing.assert_array_equal(first, second)
-    np.testing.assert_array_equal(first, corr.corrupt_images(images, "motion_blur", 2, seed=2))
+    np.testing.assert_array_equal(first, catalog.corrupt_images(images, "motion_blur", 2, seed=2))
     # Other images (same name and size) never hit the stale cache.
-    other = corr.GeneratedCorruptions(images[::-1].copy(), labels, "toy", seed=2, cache_dir=tmp_path, num_workers=1)
+    other = sources.GeneratedCorruptions(images[::-1].copy(), labels, "toy", seed=2, cache_dir=tmp_path, num_workers=1)
     other.load("motion_blur", 2)
     assert other.generated_count == 1
     # prepare() generates only what is missing.
@@ -132,7 +134,7 @@ def test_tfds_source_maps_names(tmp_path):
         )
 
     with tfds.testing.mock_data(as_dataset_fn=as_dataset_fn):
-        source = corr.TFDSCorruptions(data_dir=str(tmp_path), max_examples=4)
+        source = sources.TFDSCorruptions(data_dir=str(tmp_path), max_examples=4)
         images, labels = source.load("glass_blur", 3)
         source.load("elastic_transform", 5)
     assert configs == ["frosted_glass_blur_3", "elastic_5"]
@@ -144,14 +146,14 @@ def test_array_folder_source_slices_severities(tmp_path):
     images = np.stack([np.full((32, 32, 3), s * 10 + i, np.uint8) for s in range(5) for i in range(n)])
     np.save(tmp_path / "fog.npy", images)
     np.save(tmp_path / "labels.npy", np.tile(np.arange(n), 5))
-    source = corr.ArrayFolderCorruptions(tmp_path, max_examples=2)
+    source = sources.ArrayFolderCorruptions(tmp_path, max_examples=2)
     assert source.available() == ["fog"]
     got, labels = source.load("fog", 4)
     assert list(got[:, 0, 0, 0]) == [30, 31] and list(labels) == [0, 1]
     with pytest.raises(FileNotFoundError, match="no frost.npy"):
         source.load("frost", 1)
     with pytest.raises(FileNotFoundError, match="no labels.npy"):
-        corr.ArrayFolderCorruptions(tmp_path / "missing")
+        sources.ArrayFolderCorruptions(tmp_path / "missing")
 
 
 def test_image_folder_source_labels_by_class_names(tmp_path):
@@ -160,12 +162,12 @@ def test_image_folder_source_labels_by_class_names(tmp_path):
         folder.mkdir(parents=True)
         for i in range(2):
             Image.fromarray(np.full((32, 32, 3), value + i, np.uint8)).save(folder / f"{i}.png")
-    source = corr.ImageFolderCorruptions(tmp_path, class_names=["n02", "n01", "n03"])
+    source = sources.ImageFolderCorruptions(tmp_path, class_names=["n02", "n01", "n03"])
     images, labels = source.load("zoom_blur", 2)
     # Files are read class by class (sorted folders): n01 then n02.
     assert list(images[:, 0, 0, 0]) == [200, 201, 50, 51] and list(labels) == [1, 1, 0, 0]
     with pytest.raises(ValueError, match="does not match the network's dataset"):
-        corr.ImageFolderCorruptions(tmp_path, class_names=["n02"]).load("zoom_blur", 2)
+        sources.ImageFolderCorruptions(tmp_path, class_names=["n02"]).load("zoom_blur", 2)
 
 
 # ---- evaluation ----------------------------------------------------------------
@@ -187,7 +189,7 @@ def test_evaluate_corruptions_matches_direct_computation(tmp_path):
     def normalize(x):
         return np.asarray(x, np.float32) / 255.0
 
-    source = corr.GeneratedCorruptions(images, labels, "toy", cache_dir=tmp_path, num_workers=1)
+    source = sources.GeneratedCorruptions(images, labels, "toy", cache_dir=tmp_path, num_workers=1)
     result = corr.evaluate_corruptions(
         model, source, normalize, ["brightness", "contrast"], (1, 5), clean=(images, labels), batch_size=16
     )
@@ -218,14 +220,14 @@ def test_corruption_errors_by_hand():
 def test_evaluate_corruptions_bad_input(tmp_path):
     model = brightness_classifier()
     images, labels = textured(4, 32), np.zeros(4, np.int64)
-    source = corr.GeneratedCorruptions(images, labels, "toy", num_workers=1)
+    source = sources.GeneratedCorruptions(images, labels, "toy", num_workers=1)
     with pytest.raises(ValueError, match="mismatched datasets"):
-        corr.evaluate_corruptions(model, corr.TFDSCorruptions(), lambda x: x, ["fog"], class_names=["a", "b"])
+        corr.evaluate_corruptions(model, sources.TFDSCorruptions(), lambda x: x, ["fog"], class_names=["a", "b"])
     with pytest.raises(ValueError, match="mismatched class counts"):
-        bad = corr.GeneratedCorruptions(images, np.full(4, 7), "toy", num_workers=1)
+        bad = sources.GeneratedCorruptions(images, np.full(4, 7), "toy", num_workers=1)
         corr.evaluate_corruptions(model, bad, lambda x: x / 255.0, ["contrast"], (1,))
     with pytest.raises(ValueError, match="expects"):
-        big = corr.GeneratedCorruptions(textured(2, 40), np.zeros(2, int), "toy", num_workers=1)
+        big = sources.GeneratedCorruptions(textured(2, 40), np.zeros(2, int), "toy", num_workers=1)
         corr.evaluate_corruptions(model, big, lambda x: x / 255.0, ["contrast"], (1,))
     with pytest.raises(TypeError, match="must be a CorruptionSource"):
         corr.evaluate_corruptions(model, "CIFAR-10-C", lambda x: x, ["fog"])

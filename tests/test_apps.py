@@ -17,6 +17,7 @@ from absl import flags as absl_flags
 from keras_tna import data as tna_data
 from keras_tna import models as tna_models
 from keras_tna import reporting
+from keras_tna import settings
 from keras_tna import training
 from keras_tna.data import registry as data_registry
 
@@ -128,7 +129,7 @@ def test_flagfile_overrides_and_sweep_expansion():
     [
         (["--model=resnet1000"], "Unknown network 'resnet1000'"),
         (["--dataset=cifar11"], "Unknown dataset 'cifar11'"),
-        (["--method=boosting"], "value should be one of"),
+        (["--method=boosting"], "`method` must be one of"),
         (["--kernel_initializer=zeroish"], "Unknown kernel initializer"),
         (["--methods=single,boosting"], "Unknown method"),
         (["--alpha=-1"], "alpha"),
@@ -187,7 +188,8 @@ def test_smoke_run_writes_every_artifact(tna_run):
                  "twin.keras"):
         assert (out / name).is_file(), name
     assert any((out / "tensorboard").rglob("events.out.tfevents.*"))
-    assert (out / "checkpoints" / "latest.weights.h5").is_file()
+    assert (out / "checkpoints" / "epoch_0002" / "state.weights.h5").is_file()
+    assert not (out / "run.lock").exists()  # released
     stored = json.loads((out / "results.json").read_text())
     assert stored == json.loads(json.dumps(results))
     for key in ("method", "model", "twin_model", "dataset", "seed", "alpha",
@@ -208,10 +210,10 @@ def test_smoke_run_writes_every_artifact(tna_run):
 def test_smoke_accuracies_match_the_saved_networks(tna_run):
     config, results = tna_run
     out = pathlib.Path(config.output_dir)
-    bundle = tna_data.load("digits", batch_size=training.SMOKE_BATCH_SIZE,
+    bundle = tna_data.load("digits", batch_size=settings.SMOKE_BATCH_SIZE,
                            seed=config.seed, image_size=32)
     x, y = [], []
-    for images, labels in bundle.test.take(training.SMOKE_STEPS):
+    for images, labels in bundle.test.take(settings.SMOKE_STEPS):
         x.append(images.numpy())
         y.append(labels.numpy())
     x, y = np.concatenate(x), np.concatenate(y)
@@ -290,11 +292,12 @@ def test_divergence_stops_early_and_keeps_the_last_good_epoch(tmp_path):
     assert "diverged" in results["message"] and "epoch 2" in results["message"]
     assert results["last_good_epoch"] == 1 and results["base_accuracy"] is None
     assert not (tmp_path / "base.keras").exists()
-    progress = json.loads((tmp_path / "checkpoints" / "progress.json").read_text())
-    assert progress["epoch"] == 1
+    unit = tmp_path / "checkpoints" / "epoch_0001"
+    assert json.loads((unit / "progress.json").read_text())["epoch"] == 1
+    assert not (tmp_path / "checkpoints" / "epoch_0002").exists()
     import h5py
 
-    with h5py.File(tmp_path / "checkpoints" / "latest.weights.h5") as f:
+    with h5py.File(unit / "state.weights.h5") as f:
         arrays = []
         f.visititems(
             lambda _, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None
@@ -361,7 +364,7 @@ def test_frozen_twin_checkpoint_errors(tmp_path):
 @pytest.mark.parametrize(
     "changes, error, message",
     [
-        ({"method": "boost"}, ValueError, "Unknown method"),
+        ({"method": "boost"}, ValueError, "`method` must be one of"),
         ({"model": "resnet1000"}, ValueError, "Unknown network"),
         ({"dataset": "cifar11"}, ValueError, "Unknown dataset"),
         ({"epochs": 0}, ValueError, "epochs"),

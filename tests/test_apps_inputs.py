@@ -6,6 +6,7 @@ path checks run in a subprocess with TensorFlow and Keras blocked: they must
 answer before TensorFlow loads.
 """
 
+import io
 import json
 import os
 import pathlib
@@ -24,6 +25,7 @@ from PIL import Image
 from keras_tna import training
 from keras_tna.data import layout as data_layout
 from keras_tna.runs import layout
+from keras_tna.runs import validation
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = ["--dataset=digits", "--image_size=32", "--smoke", "--verbose=0",
@@ -71,7 +73,7 @@ def _one_error_line(stderr):
 
 
 def _fake_run(out, config, progress=None, weights=None, results=None):
-    """A run directory as train writes it, without training."""
+    """A run directory in the old checkpoint format, without training."""
     out.mkdir(parents=True)
     (out / layout.FLAGS_FILE).write_text(config.to_flagfile())
     checkpoints = out / layout.CHECKPOINTS_DIR
@@ -85,16 +87,34 @@ def _fake_run(out, config, progress=None, weights=None, results=None):
     return out
 
 
+def _h5():
+    """The bytes of a small valid HDF5 file."""
+    import h5py
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f["x"] = np.zeros(2)
+    return buffer.getvalue()
+
+
 # ------------------------------------------- responsiveness: flags before TensorFlow
 def test_help_and_flag_errors_answer_without_tensorflow(tmp_path):
     rc, out, err = _app_without_tensorflow("--helpfull")  # absl exits 1 after help
     assert rc == 1 and "--peer_timeout_s" in out and "Traceback" not in err, err[-2000:]
+    # --help: the main flags, grouped, one line each, and exit status 0.
+    rc, out, err = _app_without_tensorflow("--help")
+    assert rc == 0 and err == "", err[-2000:]
+    flag_lines = [line.split()[0] for line in out.splitlines() if line.startswith("  --")]
+    assert "--alpha=0.005" in flag_lines and "--epochs=200" in flag_lines
+    assert "--methods" in flag_lines and "--helpfull" in out
+    assert out.index("What to train:") < out.index("How to train:") < out.index("Sweeps")
+    assert _app_without_tensorflow("--helpshort")[:2] == (0, out)  # absl's hint
     rc, _, err = _app_without_tensorflow("--epochs=-1")
     assert rc != 0 and "Traceback" not in err
     assert "Flags parsing error: flag --epochs=-1" in err.splitlines()[0]
     rc, _, err = _app_without_tensorflow(*SMOKE, "--peer_timeout_s=0")
     assert rc != 0 and "Traceback" not in err
-    assert "flag --peer_timeout_s=0.0: `peer_timeout_s` must be > 0" in err.splitlines()[0]
+    assert "flag --peer_timeout_s=0.0: `peer_timeout_s` must be a finite number > 0" in err.splitlines()[0]
 
 
 # ------------------------------------------- output_dir, twin checkpoint, run files
@@ -125,13 +145,16 @@ def _bad_inputs(tmp):
              f"--output_dir={tmp / 'r2'}"],
             ["dir.keras", "is a directory", "Received: twin_checkpoint="],
         ),
-        "progress.json garbage": (
+        "progress.json without weights": (
             [f"--output_dir={_fake_run(tmp / 'p', good, progress='{not json')}"],
-            ["progress.json", "is not valid JSON", "--overwrite", "Received: output_dir="],
+            ["progress.json is there but", "latest.weights.h5 is missing",
+             "Delete", "checkpoints to train this run again from epoch 0",
+             "--overwrite", "Received: output_dir="],
         ),
-        "progress.json empty": (
-            [f"--output_dir={_fake_run(tmp / 'e', good, progress='')}"],
-            ["progress.json", "is empty", "--overwrite"],
+        "progress.json empty, no metadata": (
+            [f"--output_dir={_fake_run(tmp / 'e', good, progress='', weights=_h5())}"],
+            ["progress.json is empty", "training_metadata.json cannot tell the epoch",
+             "Delete", "--overwrite"],
         ),
         "checkpoint weights truncated": (
             [f"--output_dir={_fake_run(tmp / 'w', good, progress=progress, weights=b'HDF' * 10)}"],
@@ -149,7 +172,8 @@ def _bad_inputs(tmp):
 
 
 CASES = ["output_dir below a file", "output_dir a file", "twin_checkpoint garbage",
-         "twin_checkpoint a directory", "progress.json garbage", "progress.json empty",
+         "twin_checkpoint a directory", "progress.json without weights",
+         "progress.json empty, no metadata",
          "checkpoint weights truncated", "results.json corrupt", "flags.txt garbage"]
 
 
@@ -173,7 +197,7 @@ def test_truncated_twin_checkpoint_is_named(tmp_path):
     data = (tmp_path / "base.keras").read_bytes()
     (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"cut.keras' is not a .keras file keras can load"):
-        training.check_twin_checkpoint(str(tmp_path / "cut.keras"))
+        validation.check_twin_checkpoint(str(tmp_path / "cut.keras"))
     # A zip that keras cannot load: named too, not keras' "File not found".
     with zipfile.ZipFile(tmp_path / "odd.keras", "w") as archive:
         archive.writestr("config.json", "{}")

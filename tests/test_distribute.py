@@ -17,7 +17,7 @@ import tensorflow as tf
 
 import keras_tna
 from keras_tna import TwinModel, distribute
-from keras_tna.runs import config as run_config
+from keras_tna import settings
 
 import _mw_worker  # tests/_mw_worker.py: the worker program and its model
 
@@ -70,7 +70,7 @@ def test_docstring_examples_run():
 def test_registry_names_and_unknown_name():
     assert distribute.available() == ["default", "mirrored", "multi_worker", "tpu"]
     # The run config checks strategy names without importing TensorFlow.
-    assert tuple(distribute.available()) == run_config.STRATEGIES
+    assert tuple(distribute.available()) == settings.STRATEGIES
     assert distribute.make_strategy("default") is tf.distribute.get_strategy()
     with pytest.raises(ValueError, match=r"Unknown strategy 'horovod'.*'mirrored'"):
         distribute.make_strategy("horovod")

@@ -11,9 +11,9 @@ from scipy import stats as scipy_stats
 from keras_tna import models as tna_models
 from keras_tna import training
 from keras_tna import reporting
-from keras_tna.runs import config as run_config
+from keras_tna.runs import validation
 from keras_tna.runs import layout
-from keras_tna.training import run as train_run
+from keras_tna.twins import make_twin
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 REINIT_CONFIGS = sorted((REPO / "configs" / "sec4_2").glob("*.flags"))
@@ -41,13 +41,13 @@ def _parse(*args):
      ("block_1, logits", ["block_1", "logits"])],
 )
 def test_parse_twin_reinit(value, expected):
-    assert run_config.parse_twin_reinit(value) == expected
+    assert validation.parse_twin_reinit(value) == expected
 
 
 @pytest.mark.parametrize("value", ["", " ", "block_1,,logits", "all,block_1", None, 3])
 def test_bad_twin_reinit_is_refused_naming_it(value):
     with pytest.raises(ValueError, match="twin_reinit") as error:
-        run_config.parse_twin_reinit(value)
+        validation.parse_twin_reinit(value)
     assert "Received: twin_reinit=" in str(error.value)
     assert "\n" not in str(error.value)
 
@@ -66,10 +66,10 @@ def test_reinit_flag_error_at_parse_time():
 
 
 def test_keras_hub_and_keras_cv_prefixes_pass_the_network_check():
-    run_config.check_network("keras_hub:ResNetBackbone")
-    run_config.check_network("keras_cv:ResNetBackbone")
+    validation.check_network("keras_hub:ResNetBackbone")
+    validation.check_network("keras_cv:ResNetBackbone")
     with pytest.raises(ValueError, match="keras_hub:<BackboneClass>"):
-        run_config.check_network("hub:ResNetBackbone")
+        validation.check_network("hub:ResNetBackbone")
 
 
 def test_old_flags_files_without_twin_reinit_still_match():
@@ -97,9 +97,9 @@ def _convnet(seed):
 
 
 @pytest.mark.parametrize("layer", ["block_1", "block_5", "logits"])
-def test_copy_twin_redraws_only_the_named_layer(layer):
+def test_make_twin_redraws_only_the_named_layer(layer):
     base = _convnet(seed=0)
-    twin = train_run.copy_twin(base, [layer], seed=1000)
+    twin = make_twin(base, reinit=[layer], seed=1000)
     for base_layer in base.layers:
         for b, t in zip(base_layer.get_weights(), twin.get_layer(base_layer.name).get_weights()):
             if base_layer.name == layer and b.ndim > 1:
@@ -107,23 +107,23 @@ def test_copy_twin_redraws_only_the_named_layer(layer):
             elif base_layer.name != layer:
                 np.testing.assert_array_equal(b, t)
     # Equal seeds give equal twins; the twin's own weights are separate objects.
-    again = train_run.copy_twin(base, [layer], seed=1000)
+    again = make_twin(base, reinit=[layer], seed=1000)
     np.testing.assert_array_equal(
         twin.get_layer(layer).get_weights()[0], again.get_layer(layer).get_weights()[0]
     )
     assert twin.get_layer(layer).kernel is not base.get_layer(layer).kernel
 
 
-def test_copy_twin_none_is_an_exact_copy():
+def test_make_twin_none_is_an_exact_copy():
     base = _convnet(seed=0)
-    twin = train_run.copy_twin(base, [], seed=1000)
+    twin = make_twin(base, reinit=[], seed=1000)
     x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
     np.testing.assert_array_equal(base.predict(x, verbose=0), twin.predict(x, verbose=0))
 
 
-def test_copy_twin_unknown_layer_names_the_flag_and_the_layers():
+def test_make_twin_unknown_layer_names_the_flag_and_the_layers():
     with pytest.raises(ValueError) as error:
-        train_run.copy_twin(_convnet(seed=0), ["block_3", "conv9"], seed=1)
+        make_twin(_convnet(seed=0), reinit=["block_3", "conv9"], seed=1)
     message = str(error.value)
     assert "--twin_reinit" in message and "['block_3', 'conv9']" in message
     assert "'block_1', 'block_2', 'block_4', 'block_5', 'logits'" in message

@@ -6,7 +6,7 @@ import pytest
 
 from keras_tna import models as tna_models
 from keras_tna import training
-from keras_tna.runs import config as run_config
+from keras_tna.runs import validation
 
 
 @pytest.mark.parametrize(
@@ -16,7 +16,7 @@ from keras_tna.runs import config as run_config
       {"block_type": "basic_block", "stackwise_num_blocks": [1, 1]})],
 )
 def test_network_args_parse(value, expected):
-    assert run_config.parse_network_args(value) == expected
+    assert validation.parse_network_args(value) == expected
     assert training.TrainConfig(network_args=value).network_kwargs() == expected
 
 

@@ -439,7 +439,7 @@ def test_make_twin_all_and_progressive_reinit():
     again = make_twin(base, reinit=["hidden"], seed=3)
     for a, b in zip(partial.get_weights(), again.get_weights()):
         np.testing.assert_array_equal(a, b)  # equal seeds, equal twins
-    with pytest.raises(ValueError, match="not in"):
+    with pytest.raises(ValueError, match=r"does not have, or that have no weights: \['nope'\]"):
         make_twin(base, reinit=["nope"])
 
 
@@ -460,8 +460,10 @@ def test_bad_input_errors_are_clear():
         TwinModel(base, linear(1), matching_start_epoch=-2)
     with pytest.raises(TypeError, match="keras.Model"):
         TwinModel(base, "twin")
-    with pytest.raises(ValueError, match="metrics"):
-        TwinModel(base, linear(1)).compile(metrics=["accuracy"])
+    with pytest.raises(ValueError, match="loss_weights.*set `alpha`"):
+        TwinModel(base, linear(1)).compile(loss_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match="`metrics` must hold keras metrics"):
+        TwinModel(base, linear(1)).compile(metrics=["no_such_metric"])
     with pytest.raises(ValueError, match="temperature"):
         get_matching_loss("dml", temperature=0)
 

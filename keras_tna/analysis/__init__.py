@@ -16,29 +16,31 @@ from keras_tna.analysis.cka import CKAResult, MinibatchCKA, compare_networks, li
 from keras_tna.analysis.common import (
     Accuracy,
     Evaluator,
-    Run,
     feature_model,
-    load_network,
-    read_run,
     resolve_layer_names,
 )
-from keras_tna.analysis.corruptions import (
+from keras_tna.analysis.corruption_catalog import (
     COMMON_CORRUPTIONS,
     CORRUPTIONS,
     EXTRA_CORRUPTIONS,
     SEVERITIES,
+    corrupt_images,
+    get_corruption,
+)
+from keras_tna.analysis.corruption_sources import (
     ArrayFolderCorruptions,
-    CorruptionResult,
     CorruptionSource,
     GeneratedCorruptions,
     ImageFolderCorruptions,
     TFDSCorruptions,
-    corrupt_images,
+)
+from keras_tna.analysis.corruptions import (
+    CorruptionResult,
     corruption_errors,
     evaluate_corruptions,
-    get_corruption,
 )
 from keras_tna.analysis.probes import ProbeResult, linear_probes, pooled_features, train_probes
+from keras_tna.runs.store import Run, load_network, read_run
 
 __all__ = [
     "COMMON_CORRUPTIONS",

@@ -22,6 +22,7 @@ import numpy as np
 
 from keras_tna import methods
 from keras_tna.analysis import common
+from keras_tna.runs import store
 
 
 def _flatten(features):
@@ -276,8 +277,8 @@ def compare_networks(
     result.diagonal()  # {"block_1": 0.97, ..., "logits": 0.99}
     ```
     """
-    common.check_model(model_a, "model_a")
-    common.check_model(model_b, "model_b")
+    store.check_model(model_a, "model_a")
+    store.check_model(model_b, "model_b")
     extractor_a, names_a = common.feature_model(model_a, layers_a, include_logits)
     extractor_b, names_b = common.feature_model(model_b, layers_b, include_logits)
     cka = MinibatchCKA()

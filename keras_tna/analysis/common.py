@@ -3,8 +3,8 @@
 A network's block outputs are exposed by `feature_model`, data is walked batch
 by batch by `iterate_batches`, and an `Evaluator` turns `(model, data)` into a
 dict of numbers. Runs and networks are read by `keras_tna.runs.store`
-(`read_run`, `find_runs`, `load_network`, re-exported here), tables written by
-`keras_tna.formatting` (`markdown_table`, `format_mean_std`, re-exported).
+(`read_run`, `find_runs`, `load_network`), tables written by
+`keras_tna.formatting`.
 """
 
 import pathlib
@@ -13,15 +13,11 @@ import re
 import keras
 import numpy as np
 
+from keras_tna import data
 from keras_tna import methods
-from keras_tna.formatting import format_mean_std, markdown_table, mean_std  # noqa: F401
-from keras_tna.runs.store import (  # noqa: F401
-    Run,
-    check_model,
-    find_runs,
-    load_network,
-    read_run,
-)
+from keras_tna import models
+from keras_tna.formatting import markdown_table
+from keras_tna.runs.store import check_model
 
 LOGITS = "logits"
 
@@ -60,9 +56,7 @@ def resolve_layer_names(model, layer_names=None):
         names = []
         reason = ""
         try:
-            from keras_tna import models as _models
-
-            names = list(_models.block_names(model))
+            names = list(models.block_names(model))
         except (ImportError, AttributeError) as error:
             reason = f" (keras_tna.models.block_names is unavailable: {error})"
         except ValueError as error:
@@ -343,8 +337,6 @@ def load_run_dataset(run, batch_size=256, data_dir=None):
         A `keras_tna.data.DatasetBundle` (`train` shuffled but not augmented,
         `test`, `normalize`, `class_names`, ...).
     """
-    from keras_tna import data
-
     return data.load(
         run.dataset,
         batch_size=batch_size,
@@ -442,8 +434,6 @@ def load_run_test_set(run, max_examples=None, data_dir=None, seed=0):
     Returns:
         `(images, labels)` numpy arrays.
     """
-    from keras_tna import data
-
     images, labels = data.load_raw(
         run.dataset, "test", data_dir=data_dir or run.data_dir, image_size=run.image_size
     )

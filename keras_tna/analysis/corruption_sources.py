@@ -26,6 +26,7 @@ from keras_tna.analysis.corruption_catalog import (
     default_num_workers,
     get_corruption,
 )
+from keras_tna import data
 from keras_tna.data import images as image_files
 from keras_tna.data import layout as data_layout
 from keras_tna.data import source as data_source
@@ -86,8 +87,6 @@ class TFDSCorruptions(CorruptionSource):
         return list(CORRUPTIONS)
 
     def load(self, corruption, severity):
-        from keras_tna import data
-
         _check_severity(severity)
         name = f"cifar10_corrupted/{get_corruption(corruption).tfds_name}_{severity}"
         images, labels = data.load_raw(

@@ -26,32 +26,14 @@ averages and the mCE use only the 15 common ones, as the paper does.
 import numpy as np
 
 from keras_tna.analysis import common
-
-# The catalogue and the sources live beside this module; their names stay
-# importable from here (`keras_tna.analysis.corruptions.TFDSCorruptions`, ...).
-from keras_tna.analysis.corruption_catalog import (  # noqa: F401
+from keras_tna.analysis.corruption_catalog import (
     COMMON_CORRUPTIONS,
-    CORRUPTIONS,
-    EXTRA_CORRUPTIONS,
-    GENERATED,
-    RELEASED,
     SEVERITIES,
-    Corruption,
     _check_severity,
-    _corrupt,
-    _executor,
-    corrupt_images,
-    default_num_workers,
     get_corruption,
-    image_seeds,
 )
-from keras_tna.analysis.corruption_sources import (  # noqa: F401
-    ArrayFolderCorruptions,
-    CorruptionSource,
-    GeneratedCorruptions,
-    ImageFolderCorruptions,
-    TFDSCorruptions,
-)
+from keras_tna.analysis.corruption_sources import CorruptionSource
+from keras_tna.runs import store
 
 
 class CorruptionResult:
@@ -215,7 +197,7 @@ def evaluate_corruptions(
     result.per_corruption()["fog"], result.mean()
     ```
     """
-    common.check_model(model)
+    store.check_model(model)
     if not isinstance(source, CorruptionSource):
         raise TypeError(
             "`source` must be a CorruptionSource (TFDSCorruptions, "

@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_tna import plotting
 from keras_tna.analysis import common
+from keras_tna import formatting
 
 
 def plot_cka_heatmaps(matrices, path, title=None):
@@ -64,7 +65,7 @@ def plot_lines(values, names, path, ylabel, title=None, percent=False):
     scale = 100.0 if percent else 1.0
     x = np.arange(len(names))
     for group, per_layer in values.items():
-        stats = [common.mean_std(np.asarray(per_layer[n]) * scale) if n in per_layer else (np.nan, 0.0) for n in names]
+        stats = [formatting.mean_std(np.asarray(per_layer[n]) * scale) if n in per_layer else (np.nan, 0.0) for n in names]
         means = np.array([m for m, _ in stats])
         stds = np.array([s for _, s in stats])
         count = max(len(v) for v in per_layer.values())
@@ -94,7 +95,7 @@ def plot_corruptions(values, corruptions, titles, path, title=None):
     width = 0.8 / max(1, len(methods))
     x = np.arange(len(corruptions))
     for k, method in enumerate(methods):
-        stats = [common.mean_std(np.asarray(values[method].get(c, [np.nan])) * 100) for c in corruptions]
+        stats = [formatting.mean_std(np.asarray(values[method].get(c, [np.nan])) * 100) for c in corruptions]
         axis.bar(x + (k - (len(methods) - 1) / 2) * width, [m for m, _ in stats], width,
                  yerr=[s for _, s in stats], capsize=2, label=method)
     axis.set_xticks(x)

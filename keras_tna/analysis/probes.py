@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from keras_tna.analysis import common
+from keras_tna.runs import store
 
 
 def pooled_features(model, data, layer_names=None, include_logits=False, batch_size=256, max_examples=None):
@@ -46,7 +47,7 @@ def pooled_features(model, data, layer_names=None, include_logits=False, batch_s
     >>> names, feats["block_1"].shape
     (['block_1'], (10, 4))
     """
-    common.check_model(model)
+    store.check_model(model)
     extractor, names = common.feature_model(model, layer_names, include_logits, pool=True)
     chunks = [[] for _ in names]
     labels = []
@@ -292,7 +293,7 @@ def linear_probes(
     result.val_accuracy  # {"block_1": 0.41, ..., "block_8": 0.93}
     ```
     """
-    common.check_model(model)
+    store.check_model(model)
     names, train_x, train_y = pooled_features(
         model, train_data, layer_names, include_logits, feature_batch_size, max_train_examples
     )

@@ -7,9 +7,9 @@ Each backend's module defines `STEPS` with the same methods:
 - `train_step(model, *args)`, `test_step(model, *args)`: keras' step
   signatures of that backend (`(data)` on TensorFlow and PyTorch,
   `(state, data)` on JAX).
-- `after_compile(model)`: adapts `model.optimizer` after `compile` (JAX wraps
-  the base's and the twin's optimizers into one `TwinOptimizer`).
-- `build_optimizers(model)`: creates both optimizers' variables.
+- `build_optimizers(model)`: creates both optimizers' variables
+  (`model.optimizer` is the `TwinOptimizer` of `twin_optimizer.py`, the one
+  owner of both optimizers on every backend).
 - `num_replicas()`: replicas of the current `tf.distribute` strategy (1 on
   JAX and PyTorch).
 - `assert_labels(model, y, num_classes, marker)`: `y` with a check, inside the
@@ -26,6 +26,8 @@ TensorFlow-free data path) on any backend.
 import importlib
 
 import keras
+
+from keras_tna.backend.twin_optimizer import TwinOptimizer  # noqa: F401
 
 _MODULES = {
     "tensorflow": "keras_tna.backend.tf_step",

@@ -1,7 +1,8 @@
 """TwinModel's training and evaluation steps on the TensorFlow backend.
 
-One `tf.GradientTape` records the forward pass of both networks; each optimizer
-scales the loss (mixed precision) and applies only its own network's gradients.
+One `tf.GradientTape` records the forward pass of both networks; each of the two
+optimizers that `model.optimizer` (a `TwinOptimizer`) owns scales the loss
+(mixed precision) and applies only its own network's gradients.
 """
 
 import keras
@@ -20,7 +21,7 @@ class TensorFlowSteps:
             terms = model.compute_twin_losses(
                 y, base_logits, twin_logits, sample_weight
             )
-            pairs = [(model.optimizer, model.base)]
+            pairs = [(model.base_optimizer, model.base)]
             if train_twin:
                 pairs.append((model.twin_optimizer, model.twin))
             objectives = [opt.scale_loss(terms["loss"]) for opt, _ in pairs]
@@ -42,14 +43,10 @@ class TensorFlowSteps:
             terms, y, base_logits, twin_logits, sample_weight
         )
 
-    def after_compile(self, model):
-        """The base's optimizer stays `model.optimizer`; nothing to adapt."""
-
     def build_optimizers(self, model):
-        with model.distribute_strategy.scope():
-            model.optimizer.build(model.base.trainable_variables)
-            if not model.freeze_twin:
-                model.twin_optimizer.build(model.twin.trainable_variables)
+        if not model.optimizer.built:
+            with model.distribute_strategy.scope():
+                model.optimizer.build(model.trainable_variables)
 
     def num_replicas(self):
         return tf.distribute.get_strategy().num_replicas_in_sync

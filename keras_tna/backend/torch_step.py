@@ -1,11 +1,11 @@
 """TwinModel's training and evaluation steps on the PyTorch backend.
 
 Both networks run forward, one `backward()` over the whole objective fills
-every trainable variable's `.grad`, and each optimizer applies only its own
-network's gradients (`model.base_optimizer` the base's, `model.twin_optimizer`
-the twin's, as in TensorFlow's step). Under mixed precision the
-loss is scaled once, by the base's optimizer; the twin's gradients are
-rescaled to the twin optimizer's own loss scale before it unscales them.
+every trainable variable's `.grad`, and `model.optimizer` (the `TwinOptimizer`
+that owns both optimizers) gives each optimizer its own network's gradients.
+Under mixed precision the loss is scaled once, by the base's optimizer; the
+twin's gradients are rescaled to the twin optimizer's own loss scale before it
+unscales them (as `jax_step` does).
 """
 
 import keras
@@ -22,19 +22,16 @@ class TorchSteps:
         twin_logits = model.twin(x, training=train_twin)
         model.zero_grad()  # clears `.grad` left by the previous step
         terms = model.compute_twin_losses(y, base_logits, twin_logits, sample_weight)
-        pairs = [(model.base_optimizer, model.base)]
-        if train_twin:
-            pairs.append((model.twin_optimizer, model.twin))
         base_scale = model.base_optimizer.scale_loss(1.0)
         (terms["loss"] * base_scale).backward()
+        variables = model.trainable_variables
         with torch.no_grad():
-            for optimizer, network in pairs:
-                variables = network.trainable_variables
-                gradients = [v.value.grad for v in variables]
-                if optimizer is not model.base_optimizer:
-                    rescale = optimizer.scale_loss(1.0) / base_scale
-                    gradients = [_times(g, rescale) for g in gradients]
-                optimizer.apply(gradients, variables)
+            gradients = [v.value.grad for v in variables]
+            if train_twin:
+                rescale = model.twin_optimizer.scale_loss(1.0) / base_scale
+                for i in model.optimizer.twin_indices:
+                    gradients[i] = _times(gradients[i], rescale)
+            model.optimizer.apply(gradients, variables)
             return model.update_twin_metrics(
                 _detached(terms), y, base_logits.detach(), twin_logits.detach(),
                 sample_weight,
@@ -49,14 +46,9 @@ class TorchSteps:
             terms, y, base_logits, twin_logits, sample_weight
         )
 
-    def after_compile(self, model):
-        """The base's optimizer stays `model.optimizer`; nothing to adapt."""
-
     def build_optimizers(self, model):
         if not model.optimizer.built:
-            model.optimizer.build(model.base.trainable_variables)
-        if not model.freeze_twin and not model.twin_optimizer.built:
-            model.twin_optimizer.build(model.twin.trainable_variables)
+            model.optimizer.build(model.trainable_variables)
 
     def num_replicas(self):
         return 1

@@ -5,43 +5,30 @@ fix and what was received (`Received: ...`), when the TwinModel is built or
 compiled.
 """
 
-import math
-import numbers
 import warnings
 import weakref
 
 import keras
 import numpy as np
 
+from keras_tna import settings
+
 _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
 
 
 # ------------------------------------------------------------------ arguments
 def check_alpha(alpha):
-    """Raises unless `alpha` is a finite real number >= 0 (not a bool)."""
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
-        raise ValueError(
-            "`alpha` must be a number >= 0, not a bool or a string (the paper "
-            f"uses 5e-3; 0 trains two independent networks). Received: alpha={alpha!r}"
-        )
-    if not (math.isfinite(alpha) and alpha >= 0):
-        raise ValueError(
-            "`alpha` must be a finite number >= 0 (the paper uses 5e-3; 0 trains "
-            f"two independent networks). Received: alpha={alpha!r}"
-        )
+    """Raises unless `alpha` is a finite real number >= 0 (not a bool).
+
+    The rule and message are `keras_tna.settings.SETTINGS["alpha"]`'s, as for
+    `--alpha` and `TrainConfig.alpha`.
+    """
+    settings.check("alpha", alpha)
 
 
 def check_temperature(temperature):
-    """Raises unless `temperature` is a finite real number > 0."""
-    if (
-        isinstance(temperature, (bool, np.bool_))
-        or not isinstance(temperature, numbers.Real)
-        or not (math.isfinite(temperature) and temperature > 0)
-    ):
-        raise ValueError(
-            "`temperature` must be a finite positive number (1.0 is DML as "
-            f"published). Received: temperature={temperature!r}"
-        )
+    """Raises unless `temperature` is a finite real number > 0 (the setting's rule)."""
+    settings.check("temperature", temperature)
 
 
 def check_bool(name, value):
@@ -53,17 +40,8 @@ def check_bool(name, value):
 
 
 def check_start_epoch(value):
-    """Raises unless `value` is an integer >= 0."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or int(value) != value
-        or value < 0
-    ):
-        raise ValueError(
-            "`matching_start_epoch` must be an integer >= 0. "
-            f"Received: matching_start_epoch={value!r}"
-        )
+    """Raises unless `value` is an integer >= 0 (the setting's rule)."""
+    settings.check("matching_start_epoch", value)
 
 
 def check_input_shapes(base, twin):
@@ -150,18 +128,9 @@ def check_loss(loss):
 
 
 def check_batch_size(batch_size):
-    """Raises unless `batch_size` is None or an integer >= 1."""
-    if batch_size is None:
-        return
-    if (
-        isinstance(batch_size, (bool, np.bool_))
-        or not isinstance(batch_size, numbers.Integral)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            "`batch_size` must be an integer >= 1 (or None for keras' 32). "
-            f"Received: batch_size={batch_size!r}"
-        )
+    """Raises unless `batch_size` is None (keras' 32) or an integer >= 1."""
+    if batch_size is not None:
+        settings.check("batch_size", batch_size)
 
 
 # ------------------------------------------------------------------- networks
@@ -191,7 +160,8 @@ def check_networks(base, twin):
             warnings.warn(
                 f"The {role} network {net.name!r} ends in a softmax; TwinModel "
                 "expects logits (TNA matches logits, and the cross-entropy is "
-                "applied from logits). Remove the final softmax.",
+                "applied from logits). Remove the final softmax; for a "
+                "keras.applications model pass classifier_activation=None.",
                 stacklevel=3,
             )
     if twin is base:
@@ -217,18 +187,52 @@ def check_logit_shapes(base, twin, x_first):
     not checked yet.
     """
     shapes = []
-    for net in (base, twin):
+    for role, net in (("base", base), ("twin", twin)):
         try:
-            shapes.append(tuple(net.outputs[0].shape[1:]))
-        except (AttributeError, IndexError, TypeError, ValueError):
+            outputs = list(net.outputs)
+        except (AttributeError, TypeError, ValueError):
             if x_first is None:
                 return
-            shapes.append(tuple(net(x_first[:1]).shape[1:]))
+            outputs = net(x_first[:1])
+        shapes.append(_check_head(role, outputs))
     if shapes[0] != shapes[1]:
         raise ValueError(
             "`base` and `twin` must output logits of the same shape. "
             f"Received: base logits {shapes[0]}, twin logits {shapes[1]}"
         )
+
+
+def _check_head(role, outputs):
+    """The shape of a network's one logits output, or a one-line error."""
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if isinstance(outputs, (list, tuple)):
+        if len(outputs) != 1:
+            raise ValueError(
+                f"TwinModel trains classifiers with one output, the class logits "
+                f"(batch, classes); the {role} network has {len(outputs)} outputs. "
+                f"Pass a model that returns the logits only, e.g. "
+                f"keras.Model({role}.inputs, {role}.outputs[0]). Received: {role} "
+                f"outputs of shapes {[tuple(o.shape) for o in outputs]}"
+            )
+        outputs = outputs[0]
+    shape = tuple(outputs.shape[1:])
+    if len(shape) != 1:
+        raise ValueError(
+            f"TwinModel needs logits of shape (batch, classes), one row per "
+            f"example; end the {role} network in a Dense(num_classes) layer "
+            f"(pooling or flattening first). Received: {role} logits of shape "
+            f"{(None,) + shape}"
+        )
+    if shape[0] == 1:
+        raise ValueError(
+            f"TwinModel trains classifiers with one logit per class (>= 2); the "
+            f"{role} network has a single output unit (a regression head or a "
+            "binary sigmoid logit). For two classes use Dense(2) with labels "
+            "0/1; regression is not supported. Received: "
+            f"{role} logits of shape {(None,) + shape}"
+        )
+    return shape
 
 
 # ------------------------------------------------------------------ helpers

@@ -5,6 +5,8 @@ reshuffling): they read its `element_spec` and `cardinality`; values that only
 the pipeline can show are checked inside the step (`keras_tna.checks.during_fit`).
 """
 
+import numbers
+
 import keras
 import numpy as np
 
@@ -379,12 +381,24 @@ def _spec_text(spec):
 
 
 def _as_array(value):
-    if value is None:
+    """`value` as a numpy array if it is array data, else None.
+
+    Generators, iterators, `keras.utils.PyDataset`s and data loaders are not
+    array data: they are neither iterated nor indexed here (that would consume
+    or materialise them); keras checks what they yield.
+    """
+    if value is None or not _is_array_like(value):
         return None
     try:
         return np.asarray(value)
     except (TypeError, ValueError):
         return None
+
+
+def _is_array_like(value):
+    return isinstance(value, (np.ndarray, list, tuple, numbers.Number)) or (
+        hasattr(value, "shape") and hasattr(value, "dtype")
+    ) or hasattr(value, "__array__")
 
 
 def _single_input(model):

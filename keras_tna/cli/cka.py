@@ -14,6 +14,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from keras_tna import tf_logs  # noqa: E402
+
+tf_logs.quiet_tensorflow_start()  # before the analysis modules load TensorFlow
+
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
@@ -21,13 +25,15 @@ from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flag
 from keras_tna.analysis import cka  # noqa: E402
 from keras_tna.analysis import common  # noqa: E402
 from keras_tna.analysis import plots  # noqa: E402
+from keras_tna.runs import store  # noqa: E402
+from keras_tna import formatting  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_boolean("include_logits", True, "Also compare the logits (the FC row).")
 
 
 def run_cka():
-    runs, skipped = common.find_runs(FLAGS.runs)
+    runs, skipped = store.find_runs(FLAGS.runs)
     common.check_same_dataset(runs)
     pairs = cka.table5_pairs(runs)
     if not pairs:
@@ -82,7 +88,7 @@ def run_cka():
         for kind in matrices
     }
     table = common.block_table(
-        names, matrices, lambda k, n: common.format_mean_std(diagonals[k][n])
+        names, matrices, lambda k, n: formatting.format_mean_std(diagonals[k][n])
     )
     dataset = common.dataset_label(runs[0])
     title = f"Linear CKA per block, {dataset} test set, {num_examples} images"

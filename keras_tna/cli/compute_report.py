@@ -18,6 +18,10 @@ import sys
 from absl import app
 from absl import flags
 
+from keras_tna import models
+from keras_tna.reporting import compute
+from keras_tna.reporting.tables import collect
+
 flags.DEFINE_list("runs", None, "Directories holding the runs (searched for results.json).")
 flags.DEFINE_string("output_dir", None, "Where to write <name>.md/.csv/_compute.png; default: only print.")
 flags.DEFINE_string("name", "report", "File name stem of the written files.")
@@ -35,15 +39,11 @@ def main(argv):
     except ValueError:
         sys.exit("compute_report.py: error: --input_shape must be three integers, "
                  f"e.g. 32,32,3. Received: {','.join(FLAGS.input_shape)}")
-    from keras_tna import models
-    from keras_tna import reporting
-    from keras_tna.reporting import compute
-
     def macs_of(model, network_args):
         return models.count_macs(models.build(model, FLAGS.num_classes, shape, **network_args))
 
     try:
-        results = reporting.collect(FLAGS.runs)
+        results = collect(FLAGS.runs)
         table = compute.compute_table(results, macs_of)
     except (ValueError, TypeError, FileNotFoundError) as error:
         sys.exit(f"compute_report.py: error: {error}")

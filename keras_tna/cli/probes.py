@@ -14,12 +14,18 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from keras_tna import tf_logs  # noqa: E402
+
+tf_logs.quiet_tensorflow_start()  # before the analysis modules load TensorFlow
+
 from absl import flags  # noqa: E402
 
 from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flags)
 from keras_tna.analysis import common  # noqa: E402
 from keras_tna.analysis import plots  # noqa: E402
 from keras_tna.analysis import probes  # noqa: E402
+from keras_tna.runs import store  # noqa: E402
+from keras_tna import formatting  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("epochs", 10, "Probe training epochs (paper: 10).", lower_bound=1)
@@ -39,7 +45,7 @@ flags.DEFINE_integer("seed", 0, "Seeds the probes' initialisation and batch orde
 
 
 def run_probes():
-    runs, skipped = common.find_runs(FLAGS.runs)
+    runs, skipped = store.find_runs(FLAGS.runs)
     common.check_same_dataset(runs)
     bundle = common.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
     if bundle.train is None:
@@ -86,7 +92,7 @@ def run_probes():
         print(f"{label} seed {run.seed}: " + ", ".join(
             f"{common.block_label(n)} {100 * result.val_accuracy[n]:.2f}%" for n in names), flush=True)
     table = common.block_table(
-        names, values, lambda m, n: common.format_mean_std(values[m][n], 2, 100, "%")
+        names, values, lambda m, n: formatting.format_mean_std(values[m][n], 2, 100, "%")
     )
     dataset = common.dataset_label(runs[0])
     title = f"Linear probe test accuracy per block, {dataset}"

@@ -23,6 +23,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from keras_tna import tf_logs  # noqa: E402
+
+tf_logs.quiet_tensorflow_start()  # before the analysis modules load TensorFlow
+
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
@@ -30,6 +34,10 @@ from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flag
 from keras_tna.analysis import common  # noqa: E402
 from keras_tna.analysis import corruptions as corr  # noqa: E402
 from keras_tna.analysis import plots  # noqa: E402
+from keras_tna.analysis import corruption_catalog as catalog  # noqa: E402
+from keras_tna.analysis import corruption_sources as sources  # noqa: E402
+from keras_tna.runs import store  # noqa: E402
+from keras_tna import formatting  # noqa: E402
 
 FLAGS = flags.FLAGS
 SOURCES = ("generated", "tfds", "cifar_c", "image_c")
@@ -39,7 +47,7 @@ flags.DEFINE_string(
 )
 flags.DEFINE_list(
     "corruptions",
-    list(corr.COMMON_CORRUPTIONS),
+    list(catalog.COMMON_CORRUPTIONS),
     "Corruptions to evaluate (Hendrycks & Dietterich's or TFDS's names); "
     "default: the 15 common ones. Averages and mCE use the common ones only.",
 )
@@ -61,7 +69,7 @@ def make_source(run, bundle, clean_images, clean_labels):
     if kind in ("cifar_c", "image_c") and not FLAGS.corruptions_dir:
         raise ValueError(f"--source={kind} needs --corruptions_dir=<the released folder>.")
     if kind == "generated":
-        return corr.GeneratedCorruptions(
+        return sources.GeneratedCorruptions(
             clean_images,
             clean_labels,
             run.dataset if not run.image_size else f"{run.dataset}@{run.image_size}",
@@ -71,10 +79,10 @@ def make_source(run, bundle, clean_images, clean_labels):
             class_names=bundle.class_names,
         )
     if kind == "tfds":
-        return corr.TFDSCorruptions(FLAGS.data_dir or run.data_dir, FLAGS.max_examples)
+        return sources.TFDSCorruptions(FLAGS.data_dir or run.data_dir, FLAGS.max_examples)
     if kind == "cifar_c":
-        return corr.ArrayFolderCorruptions(FLAGS.corruptions_dir, max_examples=FLAGS.max_examples)
-    return corr.ImageFolderCorruptions(
+        return sources.ArrayFolderCorruptions(FLAGS.corruptions_dir, max_examples=FLAGS.max_examples)
+    return sources.ImageFolderCorruptions(
         FLAGS.corruptions_dir, bundle.class_names, run.image_size, FLAGS.max_examples
     )
 
@@ -82,11 +90,11 @@ def make_source(run, bundle, clean_images, clean_labels):
 def run_robustness():
     severities = []
     for s in FLAGS.severities:
-        if not s.isdigit() or int(s) not in corr.SEVERITIES:
+        if not s.isdigit() or int(s) not in catalog.SEVERITIES:
             raise ValueError(f"--severities takes integers 1-5. Received: {FLAGS.severities}")
         severities.append(int(s))
-    names = [corr.get_corruption(c).name for c in FLAGS.corruptions]
-    runs, skipped = common.find_runs(FLAGS.runs)
+    names = [catalog.get_corruption(c).name for c in FLAGS.corruptions]
+    runs, skipped = store.find_runs(FLAGS.runs)
     common.check_same_dataset(runs)
     bundle = common.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
     clean_images, clean_labels = common.load_run_test_set(
@@ -118,7 +126,7 @@ def evaluate_runs(runs, source, bundle, names, severities, clean_images, clean_l
 
 
 def report(runs, skipped, source, bundle, names, severities, clean_labels, results):
-    common_names = [c for c in names if c in corr.COMMON_CORRUPTIONS]
+    common_names = [c for c in names if c in catalog.COMMON_CORRUPTIONS]
     methods = list(results)
     per = {
         m: {c: [r.per_corruption()[c] for _, r in results[m]] for c in names} for m in methods
@@ -129,9 +137,9 @@ def report(runs, skipped, source, bundle, names, severities, clean_labels, resul
         per[m]["clean"] = [r.clean["accuracy"] for _, r in results[m]]
 
     def cell(values):
-        return common.format_mean_std(values, 2, 100, "%")
+        return formatting.format_mean_std(values, 2, 100, "%")
 
-    rows = [[corr.CORRUPTIONS[c].title] + [cell(per[m][c]) for m in methods] for c in names]
+    rows = [[catalog.CORRUPTIONS[c].title] + [cell(per[m][c]) for m in methods] for c in names]
     if common_names:
         rows.append([f"**Average** ({len(common_names)} common)"] + [cell(per[m]["average"]) for m in methods])
     rows.append(["**None** (clean)"] + [cell(per[m]["clean"]) for m in methods])
@@ -150,14 +158,14 @@ def report(runs, skipped, source, bundle, names, severities, clean_labels, resul
                 f"{100 * np.mean(list(corr.corruption_errors(errors[m], errors[baseline]).values())):.2f}"
                 for m in methods
             ])
-    table = common.markdown_table(["Corruption"] + methods, rows)
+    table = formatting.markdown_table(["Corruption"] + methods, rows)
     dataset = common.dataset_label(runs[0])
     n_images = len(clean_labels)
     kind_note = (
         f"**Generated corruptions** ({source.description}): ImageNet-C's severity "
         "parameters applied to this test set; not comparable with numbers on the released "
         "CIFAR-10-C / TinyImageNet-C."
-        if source.kind == corr.GENERATED
+        if source.kind == catalog.GENERATED
         else f"Released corruptions: {source.description}."
     )
     markdown = (
@@ -197,7 +205,7 @@ def report(runs, skipped, source, bundle, names, severities, clean_labels, resul
          "command": analysis_flags.command_line()},
     )
     bars = names + (["average"] if common_names else []) + ["clean"]
-    titles = {c: corr.CORRUPTIONS[c].title for c in names}
+    titles = {c: catalog.CORRUPTIONS[c].title for c in names}
     titles.update({"average": "Average", "clean": "None (clean)"})
     plots.plot_corruptions(
         per, bars, titles, os.path.join(out, "robustness.png"),

@@ -24,10 +24,14 @@ from absl import app  # noqa: E402
 
 from keras_tna.cli import train_flags  # noqa: E402  (defines the flags)
 from keras_tna import methods  # noqa: E402
+from keras_tna import tf_logs  # noqa: E402
 from keras_tna import training  # noqa: E402
+from keras_tna.runs import layout  # noqa: E402
 
-# Exit status of a run (or a sweep) with a diverged run.
+# Exit status of a run (or a sweep) with a diverged or collapsed run.
 EXIT_DIVERGED = 3
+# Exit status after SIGINT (Ctrl-C): the run is resumable.
+EXIT_INTERRUPTED = 130
 # Exit status after SIGTERM while waiting for the workers of TF_CONFIG.
 EXIT_TERMINATED = 128 + 15
 
@@ -59,46 +63,71 @@ def main(argv):
             "fail to converge; a divergence stops the run early.",
             flush=True,
         )
+    tf_logs.quiet_tensorflow_start()  # TensorFlow loads now, without its CPU-machine notices
     try:
         if sweep is None:
             results = training.train(config)
         else:
             runs = training.sweep(config, **sweep)
             return _report_sweep(config, runs)
-    except (ValueError, TypeError, FileNotFoundError, TimeoutError) as error:
-        _error(error)
     except InterruptedError as error:  # SIGTERM while the cluster formed
         print(f"train.py: {error}", file=sys.stderr, flush=True)
         return EXIT_TERMINATED
-    if results["status"] == "diverged":
+    except (ValueError, TypeError, OSError, TimeoutError) as error:
+        # OSError: a write failed (disk full); the message names the file.
+        _error(error)
+    except KeyboardInterrupt as error:  # SIGINT: one line, resumable
+        print(f"train.py: {error or 'Interrupted (SIGINT).'}", file=sys.stderr,
+              flush=True)
+        return EXIT_INTERRUPTED
+    if results["status"] in layout.FAILED_STATUSES:
         print(f"train.py: {results['message']}", file=sys.stderr)
         return EXIT_DIVERGED
     return 0
 
 
 def _report_sweep(config, runs):
-    """Prints the sweep's report; `EXIT_DIVERGED` when a run diverged, else 0."""
+    """Prints the sweep's report; `EXIT_DIVERGED` when a run diverged or
+    collapsed, else 0."""
     from keras_tna import reporting  # matplotlib and scipy: only now
 
     print()
     reporting.report([config.output_dir], output_dir=config.output_dir)
-    diverged = [r for r in runs if r["status"] == "diverged"]
-    for r in diverged:
+    failed = [r for r in runs if r["status"] in layout.FAILED_STATUSES]
+    for r in failed:
         print(
-            f"Diverged: {r['method']} alpha={r['alpha']} seed={r['seed']}: "
-            f"{r['message']}"
+            f"{r['status'].capitalize()}: {r['method']} alpha={r['alpha']} "
+            f"seed={r['seed']}: {r['message']}"
         )
-    if not diverged:
+    if not failed:
         return 0
-    where = ", ".join(r["flags"]["output_dir"] for r in diverged)
+    where = ", ".join(
+        f"{r['flags']['output_dir']} ({r['status']})" for r in failed
+    )
     print(
-        f"train.py: {len(diverged)} of {len(runs)} runs diverged ({where}); "
+        f"train.py: {len(failed)} of {len(runs)} runs diverged or collapsed ({where}); "
         "the other runs finished. Lower alpha or the learning rate for those.",
         file=sys.stderr,
     )
     return EXIT_DIVERGED
 
 
-def run():
-    """Entry point of the `keras-tna-train` console script."""
-    app.run(main)
+# What asks for the short help: absl's own --help and --helpshort print only
+# the docstring and exit 1; --helpfull stays absl's list of every flag.
+HELP_ARGUMENTS = ("--help", "-help", "-h", "-?", "--help=true", "--helpshort")
+
+
+def run(argv=None):
+    """Entry point of the `keras-tna-train` console script.
+
+    Args:
+        argv: list of str or None. The command line; None: `sys.argv`.
+    """
+    argv = sys.argv if argv is None else argv
+    if any(arg in HELP_ARGUMENTS for arg in argv[1:]):
+        print(__doc__.rstrip())
+        print()
+        print(train_flags.short_help())
+        print("\nEvery flag (absl's too): --helpfull.")
+        sys.exit(0)
+    app.run(main, argv=argv)

@@ -51,13 +51,6 @@ from keras_tna.data import layout
 from keras_tna.data import registry
 from keras_tna.data import source
 
-# Moved to `images` and `array_ops`; kept importable from here.
-from keras_tna.data.array_ops import (  # noqa: E402,F401
-    pad_crop_flip,
-    resized_crop_flip,
-    sample_crop_boxes,
-)
-from keras_tna.data.images import read_image, resize  # noqa: E402,F401
 
 # Bump when the cached arrays' meaning changes (decoder, resize, layout).
 CACHE_VERSION = 1

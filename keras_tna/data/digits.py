@@ -69,9 +69,11 @@ def digits_source(image_size, resize_all, make_split):
 
 
 def _resize_all(images, size):
+    # Here: `data.arrays` (the TensorFlow-free path) imports this module;
+    # resizing digits is the one step that needs TensorFlow.
     import tensorflow as tf
 
-    from keras_tna.data import augment
+    from keras_tna.data import augment  # imports TensorFlow (see above)
 
     resized = tf.image.resize(tf.cast(images, tf.float32), size, antialias=True)
     return augment.to_uint8(resized).numpy()

@@ -163,7 +163,8 @@ def resolve(name):
     spec = _REGISTRY.get(key)
     if spec is None or (argument is not None and spec.separator != separator):
         raise ValueError(
-            f"Unknown dataset {name!r}. Use one of: {', '.join(available())}."
+            f"Unknown dataset {name!r}. Use one of: {', '.join(available())}. "
+            f"Received: dataset={name!r}"
         )
     if spec.separator is not None and not argument:
         raise ValueError(

@@ -10,15 +10,14 @@ import re
 
 import keras
 
+from keras_tna import initializers
+from keras_tna.network_names import KERAS_CV_PREFIX, KERAS_HUB_PREFIX
 from keras_tna.models import _common, layers
 from keras_tna.models.applications import imagenet_resnet50
 from keras_tna.models.convnet import convnet
 from keras_tna.models.flops import count_macs
-from keras_tna.models.keras_cv_backbones import (
-    KERAS_CV_PREFIX,
-    classifier_on_backbone,
-)
-from keras_tna.models.keras_hub_backbones import KERAS_HUB_PREFIX, hub_classifier
+from keras_tna.models.keras_cv_backbones import classifier_on_backbone
+from keras_tna.models.keras_hub_backbones import hub_classifier
 from keras_tna.models.mobilenetv2 import mobilenetv2
 from keras_tna.models.resnet import (
     resnet18,
@@ -161,11 +160,11 @@ def build(name, num_classes, input_shape, *, seed=None, **kwargs):
     builder = _builder(name)
     _common.check_num_classes(num_classes)
     input_shape = _common.check_input_shape(input_shape)
-    _common.check_seed(seed)
+    initializers.check_seed(seed)
     if "weight_decay" in kwargs:
         _common.check_weight_decay(kwargs["weight_decay"])
     _check_kwargs(name, builder, kwargs)
-    with _common.seed_scope(seed):
+    with initializers.seed_scope(seed):
         return builder(num_classes, input_shape, **kwargs)
 
 

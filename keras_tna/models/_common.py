@@ -1,10 +1,10 @@
 """Helpers shared by the network builders: argument checks, layer settings, seeds."""
 
-import contextlib
 import inspect
-import random
 
 import keras
+
+from keras_tna import settings
 
 # PyTorch's BatchNorm defaults (momentum 0.1 there is 0.9 in Keras' convention,
 # eps 1e-5): the paper's networks were trained with them.
@@ -59,23 +59,8 @@ def check_min_size(name, input_shape, min_size, why):
         )
 
 
-def check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(
-            f"`seed` must be an integer or None. Received: seed={seed!r}"
-        )
-
-
 def check_weight_decay(weight_decay):
-    if (
-        isinstance(weight_decay, bool)
-        or not isinstance(weight_decay, (int, float))
-        or weight_decay < 0
-    ):
-        raise ValueError(
-            "`weight_decay` must be a number >= 0. "
-            f"Received: weight_decay={weight_decay!r}"
-        )
+    settings.check("weight_decay", weight_decay)
 
 
 def l2_regularizer(weight_decay):
@@ -114,34 +99,12 @@ def add_weight_decay(model, weight_decay):
             variable.regularizer = regularizer
 
 
-@contextlib.contextmanager
-def seed_scope(seed):
-    """Makes the layers created inside draw their initializer seeds from `seed`.
-
-    Keras gives every unseeded initializer a seed drawn from Python's `random`
-    module when the initializer is created, so seeding that module while the
-    network is built makes the whole initialisation a function of `seed`
-    (keras-cv backbones included). Python's random state is restored on exit.
-    `seed=None` leaves the global state alone: every build differs.
-    """
-    check_seed(seed)
-    if seed is None:
-        yield
-        return
-    state = random.getstate()
-    random.seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(state)
-
-
 class LayerSettings:
     """Creates layers with a shared kernel initializer and L2 penalty.
 
     Every layer gets its own initializer instance, so that layers of equal
     shape are initialised differently (an integer-seeded Keras initializer
-    repeats its values). Build the network inside `seed_scope(seed)`.
+    repeats its values). Build the network inside `keras_tna.initializers.seed_scope(seed)`.
 
     Args:
         kernel_initializer: str, dict or `keras.initializers.Initializer`:

@@ -21,6 +21,8 @@ import pathlib
 
 # The tables and the plots live in two modules; every name is importable from here.
 from keras_tna.reporting.plots import plot_alpha, plot_curves
+from keras_tna.reporting.statistics import Stats, gain  # noqa: F401
+from keras_tna.runs.store import read_history
 from keras_tna.reporting.tables import (  # noqa: F401
     _all_variants,
     alpha_table,
@@ -30,17 +32,14 @@ from keras_tna.reporting.tables import (  # noqa: F401
     comparison_table,
     ensemble_table,
     _format_gain,
-    gain,
     group,
     METHOD_LABELS,
     per_run_table,
-    read_history,
     _record,
     reinit_table,
     setting_label,
     setting_of,
     _short_dataset,
-    Stats,
     Table,
     tables,
     twin_size_table,

@@ -36,7 +36,9 @@ from scipy import stats as scipy_stats
 
 from keras_tna import formatting
 from keras_tna import methods
-from keras_tna.reporting.tables import Stats, Table, gain
+from keras_tna import plotting
+from keras_tna.reporting.statistics import Stats, gain
+from keras_tna.reporting.tables import Table
 
 # The metric of a row's network, by method.
 _METRIC = {"ensemble": "ensemble_accuracy"}
@@ -256,8 +258,6 @@ def plot_compute(table, path):
     Returns:
         The path written.
     """
-    from keras_tna import plotting
-
     figure, axis = plotting.subplots(figsize=(6.4, 4.2), layout="constrained")
     for record in table.records:
         if not record["n"]:

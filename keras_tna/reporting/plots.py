@@ -10,11 +10,11 @@ import numpy as np
 
 from keras_tna import methods
 from keras_tna import plotting
+from keras_tna.runs.store import read_history
 from keras_tna.reporting.tables import (
     _varies,
     _variant_order,
     group,
-    read_history,
     setting_label,
     setting_of,
     variant_label,

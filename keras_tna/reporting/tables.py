@@ -1,7 +1,8 @@
 """Grouping finished runs into the paper's tables: statistics, tables, verdicts.
 
 Part of `keras_tna.reporting` (which re-exports every name): `collect`,
-`group`, `Stats`, `gain`, `Table` and the table builders.
+`group`, `Table` and the table builders (`Stats` and `gain`:
+`keras_tna.reporting.statistics`).
 """
 
 
@@ -10,10 +11,10 @@ import math
 import pathlib
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from keras_tna import formatting
 from keras_tna import methods
+from keras_tna.reporting.statistics import Stats, gain
 from keras_tna.runs import store
 from keras_tna.runs.store import read_history
 
@@ -129,63 +130,11 @@ def variant_label(variant, show_alpha=False, show_start=False):
     return label + (f" ({', '.join(details)})" if details else "")
 
 
-class Stats:
-    """Mean and spread of one metric over seeds (in percent).
-
-    Args:
-        values: list of float. The metric of each completed seed, in [0, 1].
-        diverged: int. Runs of this group that diverged.
-    """
-
-    def __init__(self, values, diverged=0):
-        self.values = [100.0 * v for v in values]
-        self.diverged = diverged
-        self.n = len(self.values)
-        self.mean, self.std = formatting.mean_std(self.values)
-
-    def cell(self):
-        if not self.n:
-            return "–" if self.diverged else ""
-        text = formatting.format_mean_std(
-            self.values, digits=2, suffix="%", always_std=True
-        )
-        if self.diverged:
-            text += f", {self.diverged} diverged"
-        return text
-
-
-def gain(stats, baseline):
-    """Difference of means (points), Welch's t and its two-sided p-value.
-
-    Args:
-        stats: `Stats` of the variant.
-        baseline: `Stats` of the single baseline.
-
-    Returns:
-        tuple `(difference, t, p)`; t and p are nan unless both sides have
-        at least two seeds and some spread; all three are nan if a side is
-        empty.
-
-    Examples:
-
-    >>> d, t, p = gain(Stats([0.80, 0.82, 0.81]), Stats([0.78, 0.79, 0.77]))
-    >>> round(d, 2), round(t, 2), round(p, 4)
-    (3.0, 3.67, 0.0213)
-    """
-    nan = float("nan")
-    if not stats.n or not baseline.n:
-        return nan, nan, nan
-    difference = stats.mean - baseline.mean
-    if stats.n < 2 or baseline.n < 2 or (stats.std == 0 and baseline.std == 0):
-        return difference, nan, nan
-    test = scipy_stats.ttest_ind(stats.values, baseline.values, equal_var=False)
-    return difference, float(test.statistic), float(test.pvalue)
-
-
 def group(results, metric="base_accuracy"):
     """`{setting: {variant: Stats}}` of one metric over the seeds."""
     grouped = collections.defaultdict(lambda: collections.defaultdict(list))
     diverged = collections.defaultdict(collections.Counter)
+    collapsed = collections.defaultdict(collections.Counter)
     for result in results:
         setting, variant = setting_of(result), variant_of(result)
         if result.get("status") == "diverged":
@@ -193,9 +142,13 @@ def group(results, metric="base_accuracy"):
             grouped[setting][variant]  # noqa: B018  (keeps the cell)
         elif result.get(metric) is not None:
             grouped[setting][variant].append(result[metric])
+            if result.get("status") == "collapsed":
+                collapsed[setting][variant] += 1
     return {
         setting: {
-            variant: Stats(values, diverged[setting][variant])
+            variant: Stats(
+                values, diverged[setting][variant], collapsed[setting][variant]
+            )
             for variant, values in sorted(variants.items(), key=_variant_order)
         }
         for setting, variants in sorted(grouped.items())
@@ -537,6 +490,8 @@ def verdicts(results, level=0.05):
                 )
             if stats.diverged:
                 meaning += f" {stats.diverged} run(s) diverged and are left out."
+            if stats.collapsed:
+                meaning += f" {stats.collapsed} run(s) collapsed (counted)."
             lines.append(f"{head}: {meaning}")
     return lines
 

@@ -3,12 +3,11 @@
 `collect` reads the `results.json` files under some paths (for
 `keras_tna.reporting`), `read_history` a run's `history.csv`; `read_run` and
 `find_runs` give `Run` objects with the networks' files (for
-`keras_tna.analysis`). The file names come from `keras_tna.runs.layout`.
+`keras_tna.analysis`). Every file is read through
+`keras_tna.runs.record.RunRecord`, the owner of the run directory.
 """
 
 import collections
-import csv
-import json
 import os
 import pathlib
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from keras_tna import methods
 from keras_tna.runs import layout
+from keras_tna.runs.record import RunRecord
 
 
 def collect(paths):
@@ -52,7 +52,7 @@ def collect(paths):
                 f"results.json files. Received: {str(path)!r}"
             )
         for file in files:
-            results = json.loads(file.read_text())
+            results = _read_results(file)
             results["run_dir"] = str(file.parent)
             found.append(results)
     if not found:
@@ -61,6 +61,19 @@ def collect(paths):
             "(apps/train.py writes <output_dir>/results.json when a run ends)."
         )
     return found
+
+
+def _read_results(file):
+    """One results.json; a damaged one raises a one-line ValueError naming it."""
+    results, problem = RunRecord(file.parent).try_read_json(file, keys=("method", "dataset"))
+    if problem is not None:
+        raise ValueError(
+            f"{file} {problem}; it is not the results.json apps/train.py writes. "
+            "Train that run again (apps/train.py with its flags.txt and "
+            "--overwrite) or leave its directory out of --runs. "
+            f"Received: {str(file)!r}"
+        )
+    return results
 
 
 def check_model(model, argument="model"):
@@ -239,15 +252,7 @@ def read_run(path):
             f"{str(path)!r} has no results.json; it is not a finished "
             "apps/train.py output dir."
         )
-    try:
-        results = json.loads(results_path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{str(results_path)!r} is not valid JSON: {error}") from None
-    if not isinstance(results, dict) or "method" not in results or "dataset" not in results:
-        raise ValueError(
-            f"{str(results_path)!r} lacks the `method` and `dataset` keys that "
-            "apps/train.py writes."
-        )
+    results = _read_results(results_path)
     if not (path / layout.BASE_FILE).is_file():
         raise FileNotFoundError(
             f"{str(path)!r} has no base.keras; the run did not finish saving."
@@ -263,7 +268,8 @@ def find_runs(paths, skip_diverged=True):
             (e.g. a sweep's `<output_dir>` with `<method>/seed_<n>/` inside),
             searched recursively for `results.json`.
         skip_diverged: bool, leave out runs whose status is "diverged"
-            (their weights hold non-finite values).
+            (their weights hold non-finite values). Collapsed runs (finite,
+            `status` "collapsed") are kept.
 
     Returns:
         A tuple `(runs, skipped)`: lists of `Run`, sorted by method and seed.
@@ -315,11 +321,7 @@ def read_history(run_dir):
     Returns:
         dict of str to numpy array, one per column; empty without a history.
     """
-    path = pathlib.Path(run_dir) / layout.HISTORY_FILE
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = RunRecord(run_dir).read_history_rows()
     columns = collections.defaultdict(list)
     for row in rows:
         for key, value in row.items():

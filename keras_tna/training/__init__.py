@@ -4,8 +4,11 @@
 or `sweep` (methods x seeds x alphas x matching start epochs); notebooks call
 the same functions. Where things live:
 
-- `keras_tna.runs.config`: `TrainConfig` and the checks of its values;
-  `keras_tna.runs.layout`: the files of a run directory;
+- `keras_tna.settings`: every setting (type, bounds, default, help) and the
+  constants of a run (`SMOKE_EPOCHS`, `TWIN_SEED_OFFSET`, ...);
+  `keras_tna.runs.config`: `TrainConfig` (public here as
+  `keras_tna.training.TrainConfig`); `keras_tna.runs.validation`: the checks
+  that need registries; `keras_tna.runs.layout`: the files of a run directory;
   `keras_tna.methods`: the methods; `keras_tna.initializers`: initializers.
 - `keras_tna.training.optimizers`: `learning_rate_schedule`, `make_optimizer`.
 - `keras_tna.training.resume`: new / resume / done, the epoch stream.
@@ -25,26 +28,8 @@ results = training.sweep(config, methods=["single", "tna"], seeds=[0, 1, 2])
 ```
 """
 
-from keras_tna.initializers import KERNEL_INITIALIZERS, kernel_initializer
 from keras_tna.lazy import lazy_attributes
-from keras_tna.methods import METHODS, Method
-from keras_tna.runs.config import (
-    JIT_COMPILE,
-    OPTIMIZERS,
-    PAD_FILLS,
-    PRECISIONS,
-    RUN_CONTROL_FIELDS,
-    SCHEDULES,
-    SMOKE_BATCH_SIZE,
-    SMOKE_EPOCHS,
-    SMOKE_STEPS,
-    STRATEGIES,
-    TWIN_SEED_OFFSET,
-    TrainConfig,
-    check_twin_checkpoint,
-    config_kwargs_from_flags,
-)
-from keras_tna.runs.layout import read_flagfile
+from keras_tna.runs.config import TrainConfig
 from keras_tna.training.resume import check_run_dir
 
 # Loaded on first use: these modules import Keras (and so TensorFlow).
@@ -59,29 +44,11 @@ __getattr__, __dir__ = lazy_attributes(
 )
 
 __all__ = [
-    "JIT_COMPILE",
-    "KERNEL_INITIALIZERS",
-    "METHODS",
-    "Method",
-    "OPTIMIZERS",
-    "PAD_FILLS",
-    "PRECISIONS",
-    "RUN_CONTROL_FIELDS",
-    "SCHEDULES",
-    "SMOKE_BATCH_SIZE",
-    "SMOKE_EPOCHS",
-    "SMOKE_STEPS",
-    "STRATEGIES",
-    "TWIN_SEED_OFFSET",
     "TrainConfig",
     "check_run_dir",
-    "check_twin_checkpoint",
-    "config_kwargs_from_flags",
-    "kernel_initializer",
     "learning_rate_schedule",
     "load_frozen_twin",
     "make_optimizer",
-    "read_flagfile",
     "run_name",
     "sweep",
     "sweep_configs",

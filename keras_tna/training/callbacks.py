@@ -1,6 +1,5 @@
-"""The callbacks a training run adds to `fit`: its last-good backup, epoch extras."""
+"""The callbacks a training run adds to `fit`: its checkpoints, epoch extras."""
 
-import json
 import math
 import os
 import time
@@ -9,56 +8,62 @@ import keras
 
 from keras_tna import distribute
 from keras_tna.runs import layout
+from keras_tna.runs import record as run_record
 
 
-class BackupKeepingLastGood(distribute.BackupAndRestore):
-    """`BackupAndRestore` that never saves a diverged state and keeps its backup.
+class RunCheckpoint(keras.callbacks.Callback):
+    """Writes the run's checkpoint unit after every epoch with a finite loss.
 
-    Its backup (weights, both optimizers, epoch counter) is the run's last
-    good checkpoint; the finished epochs and the accumulated training time
-    are stored beside it in `progress.json`. Only the chief writes (see
-    `keras_tna.distribute.BackupAndRestore`).
+    Each unit (`keras_tna.runs.record.RunRecord.save_checkpoint`) holds the
+    weights with both optimizers' states, the finished epochs and training
+    time, and the history rows up to that epoch; `history.csv` is rewritten
+    beside it. A diverged epoch gets its history row but no checkpoint, so
+    the last checkpoint is the last good epoch. Under "multi_worker" every
+    worker saves the weights (saving may involve collective operations), only
+    the chief into the run directory.
+
+    Args:
+        record: `RunRecord`. The run directory.
+        checkpoint: `Checkpoint` or None. Where the run resumes from.
+        strategy: tf.distribute.Strategy.
+        guard: `keras_tna.callbacks.DivergenceGuard`. Its verdict is read.
+        clock: float. `time.time()` when this session of the run started.
     """
 
-    def __init__(self, backup_dir, strategy, guard, clock):
-        super().__init__(
-            backup_dir, strategy, save_freq="epoch", delete_checkpoint=False
-        )
+    def __init__(self, record, checkpoint, strategy, guard, clock):
+        super().__init__()
+        self.record = record
+        self.strategy = strategy
+        self.is_chief = distribute.is_chief(strategy)
         self.guard = guard
         self.clock = clock
-        self.progress_path = os.path.join(backup_dir, layout.PROGRESS_FILE)
-        self.previous_wall_time = 0.0
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if os.path.isfile(self.progress_path):
-            with open(self.progress_path) as f:
-                progress = json.load(f)
-            self.previous_wall_time = progress["wall_time_s"]
-            self._current_epoch = progress["epoch"]
-            print(
-                f"Resuming from the checkpoint after epoch {progress['epoch']} "
-                f"in {self.backup_dir}",
-                flush=True,
-            )
+        self.rows = list(checkpoint.rows) if checkpoint is not None else []
+        self.previous_wall_time = (
+            checkpoint.wall_time_s if checkpoint is not None else 0.0
+        )
 
     def on_epoch_end(self, epoch, logs=None):
+        self.rows = [r for r in self.rows if int(r["epoch"]) < epoch]
+        self.rows.append(run_record.history_row(epoch, logs))
         loss = (logs or {}).get("loss")
-        if self.guard.diverged_at is not None or (
-            loss is not None and not math.isfinite(float(loss))
-        ):
+        good = self.guard.diverged_at is None and (
+            loss is None or math.isfinite(float(loss))
+        )
+        if not self.is_chief:
+            if good:
+                with distribute.worker_dir(self.record.checkpoints_dir, self.strategy) as d:
+                    self.model.save_weights(os.path.join(d, layout.CHECKPOINT_WEIGHTS_FILE))
             return
-        super().on_epoch_end(epoch, logs)
-        if self.is_chief:
-            with open(self.progress_path, "w") as f:
-                json.dump({"epoch": epoch + 1, "wall_time_s": self.wall_time()}, f)
+        if good:
+            self.record.save_checkpoint(
+                epoch + 1, self.wall_time(), self.rows, self.model.save_weights
+            )
+        else:
+            self.record.write_history(self.rows)
 
     def wall_time(self):
+        """Training time of the run so far, earlier sessions included."""
         return self.previous_wall_time + (time.time() - self.clock)
-
-    @property
-    def weights_path(self):
-        return self._weights_path
 
 
 class EpochExtras(keras.callbacks.Callback):

@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from keras_tna.runs.config import OPTIMIZERS, SCHEDULES, check_choice
+from keras_tna import settings
 
 
 def learning_rate_schedule(
@@ -37,7 +37,7 @@ def learning_rate_schedule(
     >>> [round(float(rate(step)), 4) for step in (0, 9, 10, 19)]
     [0.1, 0.1, 0.05, 0.05]
     """
-    check_choice("schedule", schedule, SCHEDULES)
+    settings.check("schedule", schedule)
     total = int(steps_per_epoch) * int(epochs)
     warmup = int(round(warmup_epochs * steps_per_epoch))
     if schedule == "cosine_epoch":
@@ -109,7 +109,7 @@ def make_optimizer(
     >>> type(opt).__name__
     'SGD'
     """
-    check_choice("optimizer", name, OPTIMIZERS)
+    settings.check("optimizer", name)
     rate = learning_rate_schedule(
         learning_rate, steps_per_epoch, epochs, schedule, warmup_epochs
     )

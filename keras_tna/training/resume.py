@@ -1,50 +1,56 @@
 """Reusing a run directory: new, resume or done; the data after a resume.
 
 Running the same configuration again resumes an interrupted run from its last
-finished epoch and returns a finished run's results without retraining. A
-directory holding a run with other settings is refused (`overwrite=True`
-deletes it first).
+complete checkpoint and returns a finished run's results without retraining.
+A directory holding a run with other settings is refused (`overwrite=True`
+deletes it first), and so is one that another live process is writing. The
+files are read and written by `keras_tna.runs.record.RunRecord`.
 """
-
-import csv
-import pathlib
-import shutil
 
 from keras_tna.runs import layout
 from keras_tna.runs.config import TrainConfig
+from keras_tna.runs.record import RunRecord, damaged_run_error
 
 
-def check_run_dir(config):
+def check_run_dir(config, held=False):
     """Says what `train` will do with `config.output_dir`.
+
+    Args:
+        config: `TrainConfig`. The run.
+        held: bool. Whether this process holds the directory's lock already.
 
     Returns:
         `"new"` (nothing there yet), `"resume"` (an unfinished run with the
         same settings), or `"done"` (a finished run with the same settings,
-        completed or diverged).
+        completed, diverged or collapsed).
 
     Raises:
-        ValueError: the directory holds a run with other settings, or
-            something that is not a run (and `overwrite` is off).
+        ValueError: the directory holds a run with other settings, something
+            that is not a run (and `overwrite` is off), a damaged run, or a
+            run that another live process is writing (`RunLockedError`).
     """
-    out = pathlib.Path(config.output_dir)
-    flags_path = out / layout.FLAGS_FILE
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        return "new"
-    if not out.is_dir():
+    record = RunRecord(config.output_dir)
+    out = record.path
+    if out.exists() and not out.is_dir():
         raise ValueError(
             f"--output_dir={str(out)!r} is a file, not a directory. Pass "
             "another --output_dir."
         )
-    if not flags_path.is_file():
+    if not held and config.strategy != "multi_worker":
+        record.lock().check()  # the chief checks when it takes the lock
+    if record.is_empty():
+        return "new"
+    flags_path = record.file(layout.FLAGS_FILE)
+    if not record.has_flags():
         raise ValueError(
             f"--output_dir={str(out)!r} is not empty and holds no keras_tna "
             "run (no flags.txt); refusing to write into it. Pass another "
             "--output_dir."
         )
     try:
-        stored = TrainConfig.from_flag_strings(layout.read_flagfile(flags_path))
+        stored = TrainConfig.from_flag_strings(record.read_flags())
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as error:
-        raise layout.damaged_run_error(
+        raise damaged_run_error(
             flags_path, f"cannot be read as a run's flags ({error})", out
         ) from None
     stored = stored.identity()
@@ -64,64 +70,47 @@ def check_run_dir(config):
             f"{details}. Pass another --output_dir, or --overwrite to delete "
             "that run and start again."
         )
-    results_path = out / layout.RESULTS_FILE
-    if results_path.is_file():
-        layout.read_json(results_path, out, keys=("status",))
+    if record.has_results():
+        record.read_results()
         return "done"
-    layout.check_resumable(out)
+    record.latest_checkpoint()  # raises, naming the repair, if unusable
     return "resume"
 
 
-def run_dir_status(config):
+def run_dir_status(config, held=False):
     """`check_run_dir`, except that `overwrite` makes a previous run "new"."""
-    out = pathlib.Path(config.output_dir)
-    if config.overwrite and (out / layout.FLAGS_FILE).is_file():
+    record = RunRecord(config.output_dir)
+    if config.overwrite and record.has_flags():
+        if not held and config.strategy != "multi_worker":
+            record.lock().check()
         return "new"
-    return check_run_dir(config)
+    return check_run_dir(config, held)
 
 
 def start_run_dir(config, status):
     """Deletes an overwritten run, creates the directory and its flags.txt.
 
-    `train` calls it once the run is set up (data loaded, networks built), so
-    that a run that fails to start leaves no flags.txt behind.
+    `train` calls it once the run is set up (data loaded, networks built)
+    and its lock taken, so that a run that fails to start leaves no
+    flags.txt behind.
 
     Raises:
         ValueError: the directory cannot be created or written (names
             `--output_dir`).
     """
-    out = pathlib.Path(config.output_dir)
+    record = RunRecord(config.output_dir)
     if status != "new":
         return
-    if config.overwrite and (out / layout.FLAGS_FILE).is_file():
-        shutil.rmtree(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / layout.FLAGS_FILE).write_text(config.to_flagfile())
+        if config.overwrite and record.has_flags():
+            record.clear()
+        record.write_flags(config.to_flagfile())
     except OSError as error:
         raise ValueError(
-            f"Cannot write the run to --output_dir={str(out)!r} "
+            f"Cannot write the run to --output_dir={str(record.path)!r} "
             f"({error.strerror or error}); pass a writable directory. "
-            f"Received: output_dir={str(out)!r}"
+            f"Received: output_dir={str(record.path)!r}"
         ) from None
-
-
-def abandon_run_dir(config):
-    """Removes what a new run wrote when it failed before finishing an epoch.
-
-    Then nothing was trained, and leaving flags.txt behind would make a
-    corrected command a "run with different flags". A run with a finished
-    epoch (`progress.json`) is never touched.
-
-    Args:
-        config: `TrainConfig`. The run, started in a new directory.
-    """
-    out = pathlib.Path(config.output_dir)
-    progress = out / layout.CHECKPOINTS_DIR / layout.PROGRESS_FILE
-    if progress.exists() or not (out / layout.FLAGS_FILE).is_file():
-        return
-    shutil.rmtree(out, ignore_errors=True)
-
 
 
 def epoch_stream(dataset, completed_epochs):
@@ -145,27 +134,3 @@ def epoch_stream(dataset, completed_epochs):
     for _ in range(completed_epochs):
         iter(dataset)
     return dataset.repeat(), steps
-
-
-
-def dedupe_history(path):
-    """Keeps the last row per epoch (a resumed run may repeat an epoch)."""
-    if not path.is_file():
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    by_epoch = {}
-    for row in rows:
-        by_epoch[int(row["epoch"])] = row
-    fields = list(rows[0].keys())
-    for row in rows:
-        for key in row:
-            if key not in fields:
-                fields.append(key)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, restval="")
-        writer.writeheader()
-        for epoch in sorted(by_epoch):
-            writer.writerow(by_epoch[epoch])

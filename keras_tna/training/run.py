@@ -1,14 +1,15 @@
 """`train`: one training run, start to end, on TensorFlow (tf.data + tf.distribute).
 
-A run owns one output directory (`keras_tna.runs.layout`); `train` decides
-with `keras_tna.training.resume` whether to start, resume or reuse it, builds
-the networks and the optimizer, fits with the run's callbacks, evaluates and
-writes `results.json`.
+A run owns one output directory, read and written through
+`keras_tna.runs.record.RunRecord` while this process holds its lock; `train`
+decides with `keras_tna.training.resume` whether to start, resume or reuse
+it, builds the networks and the optimizer, fits with the run's callbacks
+(a checkpoint unit after every epoch), evaluates and writes `results.json`.
 """
 
+import contextlib
 import math
 import os
-import pathlib
 import platform
 import time
 
@@ -22,17 +23,19 @@ from keras_tna import distribute
 from keras_tna import initializers
 from keras_tna import models as tna_models
 from keras_tna.callbacks import DivergenceGuard
+from keras_tna.runs import collapse as run_collapse
 from keras_tna.runs import layout
-from keras_tna.runs.config import (
+from keras_tna.runs import record as run_record
+from keras_tna.runs.config import TrainConfig
+from keras_tna.runs.validation import check_twin_checkpoint
+from keras_tna.settings import (
     SMOKE_BATCH_SIZE,
     SMOKE_EPOCHS,
     SMOKE_STEPS,
     TWIN_SEED_OFFSET,
-    TrainConfig,
-    check_twin_checkpoint,
 )
 from keras_tna.training import resume
-from keras_tna.training.callbacks import BackupKeepingLastGood, EpochExtras
+from keras_tna.training.callbacks import EpochExtras, RunCheckpoint
 from keras_tna.training.optimizers import make_optimizer
 from keras_tna.twin_model import TwinModel
 from keras_tna.twins import make_twin
@@ -63,12 +66,12 @@ def versions():
     }
 
 
-def _build_twin(config, base, num_classes, input_shape, network_kwargs):
+def _build_twin(config, plan, base, num_classes, input_shape, network_kwargs):
     if config.method_spec.freeze_twin:
         return load_frozen_twin(config.twin_checkpoint, num_classes, input_shape)
-    reinit = config.twin_reinit_layers()
+    reinit = plan.twin_reinit
     if reinit != "all":
-        return copy_twin(base, reinit, seed=config.seed + TWIN_SEED_OFFSET)
+        return make_twin(base, reinit=reinit, seed=config.seed + TWIN_SEED_OFFSET)
     same_network = config.twin_model in (None, config.model)
     return tna_models.build(
         config.twin_model or config.model,
@@ -78,28 +81,6 @@ def _build_twin(config, base, num_classes, input_shape, network_kwargs):
         **network_kwargs,
         **(config.network_kwargs() if same_network else {}),
     )
-
-
-def copy_twin(base, reinit, seed):
-    """The twin of the progressive re-initialisation test (paper sec. 4.2).
-
-    Args:
-        base: keras.Model. The base network, freshly built.
-        reinit: list of str. Layers of `base` to draw afresh; `[]` copies it.
-        seed: int. Seed of the re-initialised weights.
-
-    Returns:
-        keras.Model: a copy of `base` with the listed layers re-initialised.
-    """
-    with_weights = [layer.name for layer in base.layers if layer.weights]
-    unknown = [name for name in reinit if name not in with_weights]
-    if unknown:
-        raise ValueError(
-            f"--twin_reinit names layers that {base.name!r} does not have (or "
-            f"that have no weights): {unknown}. Its layers with weights are "
-            f"{with_weights}. Received: twin_reinit={','.join(reinit)!r}"
-        )
-    return make_twin(base, reinit=list(reinit), seed=seed)
 
 
 def load_frozen_twin(path, num_classes, input_shape):
@@ -201,20 +182,60 @@ def train(config, callbacks=None):
             f"`config` must be a TrainConfig. Received: {type(config).__name__}"
         )
     config.validate()
-    out = pathlib.Path(config.output_dir)
+    record = run_record.RunRecord(config.output_dir)
     status = resume.run_dir_status(config)
     if status == "done":
-        results = layout.read_json(out / layout.RESULTS_FILE, out, keys=("status",))
-        print(
-            f"{out} already holds this run ({results['status']}); not "
-            "retraining. Pass --overwrite to train it again.",
-            flush=True,
-        )
-        return results
+        return _reuse(record)
     clock = time.time()
     strategy = distribute.make_strategy(
         config.strategy, config.tpu_address, cluster_timeout_s=config.peer_timeout_s
     )
+    chief = distribute.is_chief(strategy)
+    created = not record.path.exists()
+    # One live writer: the chief holds the directory's lock from here on.
+    try:
+        with record.lock() if chief else contextlib.nullcontext():
+            results = _locked_train(config, record, status, strategy, clock,
+                                    callbacks, chief)
+    finally:
+        if created and record.path.is_dir() and not any(record.path.iterdir()):
+            record.path.rmdir()  # a new run that failed to start leaves nothing
+    if results["status"] == "completed":
+        print(_summary_line(results), flush=True)
+    return results
+
+
+def _locked_train(config, record, status, strategy, clock, callbacks, chief):
+    """`train` once the lock is held: start, resume; SIGINT -> `RunInterrupted`."""
+    try:
+        if chief:
+            status = resume.run_dir_status(config, held=True)  # again, now held
+            if status == "done":
+                return _reuse(record)
+            record.clean_leftovers()
+        return _set_up_and_fit(config, record, status, strategy, clock, callbacks)
+    except KeyboardInterrupt:
+        if status == "new" and chief:
+            record.abandon()
+        raise record.interrupted_error() from None
+    except BaseException:
+        if status == "new" and chief:
+            record.abandon()  # only before a finished epoch
+        raise
+
+
+def _reuse(record):
+    results = record.read_results()
+    print(
+        f"{record.path} already holds this run ({results['status']}); not "
+        "retraining. Pass --overwrite to train it again.",
+        flush=True,
+    )
+    return results
+
+
+def _set_up_and_fit(config, record, status, strategy, clock, callbacks):
+    """Loads the data, builds the networks, starts the directory, fits."""
     # The TF global seed keys the data pipeline's random ops; the networks'
     # weights come from `seed` alone (seed_scope), set again once data exists.
     keras.utils.set_random_seed(config.effective_data_seed())
@@ -234,19 +255,12 @@ def train(config, callbacks=None):
         _print_header(config, plan, bundle, base, twin, results, strategy)
         # Only now, set up, does the run write its directory (flags.txt).
         resume.start_run_dir(config, status)
-        try:
-            with distribute.worker_dir(out, strategy) as run_dir:
-                results = _fit_and_evaluate(
-                    config, plan, model, base, twin, train_data, test_data,
-                    strategy, pathlib.Path(run_dir), clock, results, callbacks,
-                )
-        except BaseException:
-            if status == "new" and distribute.is_chief(strategy):
-                resume.abandon_run_dir(config)  # only before a finished epoch
-            raise
-    if results["status"] == "completed":
-        print(_summary_line(results), flush=True)
-    return results
+        with distribute.worker_dir(record.path, strategy) as run_dir:
+            return _fit_and_evaluate(
+                config, plan, model, base, twin, train_data, test_data,
+                strategy, record, run_record.RunRecord(run_dir), clock, results,
+                callbacks,
+            )
 
 
 class _Plan:
@@ -263,6 +277,8 @@ class _Plan:
             if smoke
             else config.matching_start_epoch
         )
+        self.alpha = config.effective_alpha()  # None for "single"
+        self.twin_reinit = config.twin_reinit_layers()  # "all" or layer names
 
 
 def _load_data(config, plan, strategy):
@@ -318,7 +334,7 @@ def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
     )
     twin = (
         _build_twin(
-            config, base, bundle.num_classes, bundle.input_shape, network_kwargs
+            config, plan, base, bundle.num_classes, bundle.input_shape, network_kwargs
         )
         if method.twin
         else None
@@ -351,7 +367,7 @@ def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
     model = TwinModel(
         base,
         twin,
-        alpha=config.effective_alpha(),
+        alpha=plan.alpha,
         matching=method.matching,
         temperature=config.temperature,
         freeze_twin=method.freeze_twin,
@@ -375,7 +391,7 @@ def _describe(config, plan, bundle, base, twin, steps_per_epoch):
         ),
         "dataset": config.dataset,
         "seed": config.seed,
-        "alpha": config.effective_alpha(),
+        "alpha": plan.alpha,
         "matching_start_epoch": plan.matching_start_epoch if method.twin else None,
         "learning_rate": config.learning_rate,
         "batch_size": plan.batch_size,
@@ -391,65 +407,54 @@ def _describe(config, plan, bundle, base, twin, steps_per_epoch):
 
 
 def _fit_and_evaluate(
-    config, plan, model, base, twin, train_data, test_data, strategy, run_dir,
-    clock, results, callbacks,
+    config, plan, model, base, twin, train_data, test_data, strategy, record,
+    worker_record, clock, results, callbacks,
 ):
-    """Trains, then evaluates and saves (or keeps the last good epoch)."""
-    out = pathlib.Path(config.output_dir)
+    """Trains from the last checkpoint, then evaluates and saves.
+
+    `record` is the run directory; `worker_record` where this worker saves
+    the networks (the run directory on the chief, a temporary one elsewhere).
+    """
     guard = DivergenceGuard()
-    checkpoints = out / layout.CHECKPOINTS_DIR
-    backup = BackupKeepingLastGood(str(checkpoints), strategy, guard, clock)
-    history_path = run_dir / layout.HISTORY_FILE
-    completed = layout.completed_epochs(out)
-    if completed == 0 and history_path.exists():
-        history_path.unlink()
+    checkpoint = record.latest_checkpoint()
+    completed = 0
+    if checkpoint is not None:
+        for note in checkpoint.notes:
+            print(note, flush=True)
+        model.load_weights(checkpoint.weights_path)
+        completed = checkpoint.epoch
+        print(
+            f"Resuming from the checkpoint after epoch {completed} in "
+            f"{checkpoint.weights_path.parent}",
+            flush=True,
+        )
+    saver = RunCheckpoint(record, checkpoint, strategy, guard, clock)
     fit_callbacks = [
         guard,
-        backup,
         EpochExtras(),
-        keras.callbacks.CSVLogger(str(history_path), append=True),
+        saver,
         keras.callbacks.TensorBoard(
-            str(run_dir / layout.TENSORBOARD_DIR), write_graph=False, profile_batch=0
+            str(worker_record.file(layout.TENSORBOARD_DIR)), write_graph=False,
+            profile_batch=0,
         ),
     ] + list(callbacks or [])
     fit_data, fit_steps = resume.epoch_stream(train_data, completed)
-    with distribute.stop_on_peer_failure(strategy, str(checkpoints)):
+    with distribute.stop_on_peer_failure(strategy, str(record.checkpoints_dir)):
         model.fit(
             fit_data,
             steps_per_epoch=fit_steps,
             validation_data=test_data,
+            initial_epoch=completed,
             epochs=plan.epochs,
             validation_freq=config.validation_freq,
             shuffle=False,  # the pipeline shuffles, with the run's seed
             callbacks=fit_callbacks,
             verbose=config.verbose,
         )
-    resume.dedupe_history(history_path)
+    if saver.is_chief:
+        record.finish_history(saver.rows)
     if guard.diverged_at is not None:
-        last_good = 0
-        if os.path.isfile(backup.weights_path):
-            model.load_weights(backup.weights_path)
-            last_good = layout.completed_epochs(out)
-            kept = (
-                f"Kept the checkpoint of the last good epoch ({last_good}) in "
-                f"{checkpoints}."
-            )
-        else:
-            kept = (
-                "No epoch ended with a finite loss, so no checkpoint was kept "
-                "(nothing to resume from)."
-            )
-        results.update(
-            status="diverged",
-            message=guard.message,
-            last_good_epoch=last_good,
-            base_accuracy=None,
-            twin_accuracy=None,
-            ensemble_accuracy=None,
-            base_loss=None,
-        )
-        results["message"] = f"{guard.message} {kept}"
-        print(results["message"], flush=True)
+        _keep_last_good(record, model, guard, results)
     else:
         scores = model.evaluate(test_data, verbose=0, return_dict=True)
         results.update(
@@ -461,16 +466,46 @@ def _fit_and_evaluate(
             twin_loss=_maybe(scores, "twin_loss", twin),
             matching_loss=_maybe(scores, "matching_loss", twin),
         )
-        base.save(run_dir / layout.BASE_FILE)
+        collapse = run_collapse.collapse_message(saver.rows, results["num_classes"])
+        if collapse is not None:
+            results.update(status="collapsed", message=collapse)
+            print(f"Warning: {collapse}", flush=True)
+        worker_record.save_network(layout.BASE_FILE, base)
         if twin is not None:
-            twin.save(run_dir / layout.TWIN_FILE)
+            worker_record.save_network(layout.TWIN_FILE, twin)
     results.update(
-        wall_time_s=round(backup.wall_time(), 2),
+        wall_time_s=round(saver.wall_time(), 2),
         versions=versions(),
         flags=config.flag_values(),
     )
-    layout.write_results(run_dir, results)
+    worker_record.write_results(results)
     return results
+
+
+def _keep_last_good(record, model, guard, results):
+    """Puts the last good checkpoint back into `model`; fills `results`."""
+    checkpoint = record.latest_checkpoint()
+    if checkpoint is not None:
+        model.load_weights(checkpoint.weights_path)
+        kept = (
+            f"Kept the checkpoint of the last good epoch ({checkpoint.epoch}) in "
+            f"{checkpoint.weights_path.parent}."
+        )
+    else:
+        kept = (
+            "No epoch ended with a finite loss, so no checkpoint was kept "
+            "(nothing to resume from)."
+        )
+    results.update(
+        status="diverged",
+        message=f"{guard.message} {kept}",
+        last_good_epoch=0 if checkpoint is None else checkpoint.epoch,
+        base_accuracy=None,
+        twin_accuracy=None,
+        ensemble_accuracy=None,
+        base_loss=None,
+    )
+    print(results["message"], flush=True)
 
 
 def _maybe(scores, key, twin):
@@ -491,7 +526,7 @@ def _summary_line(results):
 
 def _print_header(config, plan, bundle, base, twin, results, strategy):
     method = config.method_spec
-    alpha = config.effective_alpha()
+    alpha = plan.alpha
     lines = [
         f"keras_tna: {config.method} ({method.description})"
         + (f", alpha={alpha:g}" if alpha is not None else "")
