@@ -55,6 +55,10 @@ setup(
         # TwinModel on Keras' JAX backend (KERAS_BACKEND=jax); pillow decodes
         # images for the TensorFlow-free data path (keras_tna.data.load_arrays).
         "jax": ["jax>=0.4.30", "pillow>=9,<14"],
+        # TwinModel on Keras' PyTorch backend (KERAS_BACKEND=torch). The PyPI
+        # wheel pulls the CUDA libraries (about 5 GB); CI installs it for the
+        # backend-specific tests only (docs/backends.md).
+        "torch": ["torch>=2.1", "pillow>=9,<14"],
         "test": [
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",

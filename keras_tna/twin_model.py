@@ -56,8 +56,8 @@ class TwinModel(keras.Model):
     fix and what was received, before any training step (`keras_tna.checks`;
     the cases tried are listed in `docs/reliability.md`). Labels may be
     integer class ids or one-hot vectors: the default loss follows them.
-    Labels inside a `tf.data` pipeline are checked inside the TensorFlow step
-    (not under XLA, not on JAX); the pipeline is never iterated to peek.
+    Labels inside a `tf.data` pipeline are checked inside the step (on every
+    backend; not under XLA on TensorFlow); the pipeline is never iterated to peek.
 
     Divergence in `fit`: unless a `keras_tna.DivergenceGuard` is among the
     callbacks, `fit` adds `DivergenceGuard(restore_last_good=True)`. When the
@@ -264,10 +264,9 @@ class TwinModel(keras.Model):
         if not self.compiled:
             return {}
         return {
-            "optimizer": keras.saving.serialize_keras_object(self.base_optimizer),
-            "twin_optimizer": keras.saving.serialize_keras_object(
-                self.twin_optimizer
-            ),
+            # Backend-neutral: a file saved on PyTorch loads on TensorFlow/JAX.
+            "optimizer": backend.serialize_optimizer(self.base_optimizer),
+            "twin_optimizer": backend.serialize_optimizer(self.twin_optimizer),
             "loss": None
             if getattr(self, "_default_loss", False)
             else keras.saving.serialize_keras_object(self.classification_loss),
@@ -350,7 +349,7 @@ class TwinModel(keras.Model):
         return terms
 
     def train_step(self, *args):
-        # TensorFlow: train_step(data); JAX: train_step(state, data).
+        # TensorFlow, PyTorch: train_step(data); JAX: train_step(state, data).
         return self.backend_steps.train_step(self, *args)
 
     def test_step(self, *args):

@@ -1,6 +1,6 @@
 """Runs the TensorFlow-free data path with TensorFlow's import blocked.
 
-`KERAS_BACKEND=jax python tests/_arrays_worker.py FOLDER CACHE_DIR OUT.npz`:
+`KERAS_BACKEND=jax (or torch) python tests/_arrays_worker.py FOLDER CACHE_DIR OUT.npz`:
 loads `digits` and `folder:FOLDER` with `keras_tna.data.load_arrays`, saves
 some batches to `OUT.npz` (for comparison with another backend), trains a
 small TwinModel one epoch on digits and prints a JSON line of findings.

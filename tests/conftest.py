@@ -10,6 +10,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Keras before TensorFlow: on the PyTorch backend keras loads torch._dynamo,
+# which imports triton, and triton's LLVM crashes the process (segmentation
+# fault) when TensorFlow was loaded first (docs/backends.md).
+import keras  # noqa: E402, F401
 import tensorflow as tf  # noqa: E402
 
 # Two logical CPU devices, so that tf.distribute.MirroredStrategy can be tested

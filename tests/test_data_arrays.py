@@ -13,6 +13,7 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -68,23 +69,31 @@ def candidates(image, pad, flip):
 # ------------------------------------------------------ TensorFlow-free run
 
 
+# The TensorFlow pass (and the JAX one) run it on JAX, the PyTorch pass on PyTorch.
+FREE_BACKEND = "torch" if keras.backend.backend() == "torch" else "jax"
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax not installed")
-def test_tensorflow_free_run_on_jax(tmp_path):
-    """digits + a folder load and a TwinModel trains with TensorFlow blocked; the
-    JAX batches equal this (TensorFlow-backend) process's for the same seed."""
+@pytest.mark.skipif(
+    importlib.util.find_spec(FREE_BACKEND) is None, reason=f"{FREE_BACKEND} not installed"
+)
+def test_tensorflow_free_run(tmp_path):
+    """digits + a folder load and a TwinModel trains with TensorFlow blocked, on
+    JAX (or PyTorch in the PyTorch pass); its batches equal this process's for
+    the same seed."""
     folder = make_folder(tmp_path / "pets")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "KERAS_BACKEND": FREE_BACKEND, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, str(WORKER), str(folder), str(tmp_path / "cache"),
-         str(tmp_path / "jax.npz")],
+         str(tmp_path / "free.npz")],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["backend"] == "jax"
+    assert report["backend"] == FREE_BACKEND
     assert report["tensorflow_modules"] == []
-    assert report["batch_types"] == {"digits": "jaxlib", "folder": "jaxlib"}
+    tensor_module = {"jax": "jaxlib", "torch": "torch"}[FREE_BACKEND]
+    assert report["batch_types"] == {"digits": tensor_module, "folder": tensor_module}
     # One epoch of a small network: far above chance (0.1), loss down.
     assert report["history"]["val_base_accuracy"] > 0.5, report
     assert report["history"]["val_base_loss"] < report["before"]["base_loss"], report
@@ -94,7 +103,7 @@ def test_tensorflow_free_run_on_jax(tmp_path):
     (entry,) = (tmp_path / "cache").iterdir()
     assert sorted(p.name for p in entry.iterdir()) == ["meta.json", "test.npy", "train.npy"]
 
-    got = np.load(tmp_path / "jax.npz")
+    got = np.load(tmp_path / "free.npz")
     for tag, name, batch_size in (("digits", "digits", 128), ("folder", f"folder:{folder}", 4)):
         bundle = load_arrays(name, batch_size=batch_size, seed=3, cache_dir=False)
         x, y = bundle.train[0]

@@ -286,7 +286,7 @@ def test_twin_optimizer_apply_gives_each_optimizer_its_own_gradients():
     owner = TwinOptimizer(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.5), base)
     variables = twin.trainable_variables + base.trainable_variables  # any order
     before = [ops.convert_to_numpy(v) for v in variables]
-    grads = [np.ones(v.shape, "float32") for v in variables]
+    grads = [ops.ones(v.shape, "float32") for v in variables]  # backend tensors (torch)
     owner.apply(grads, variables)
     rates = [0.5] * len(twin.trainable_variables) + [0.1] * len(base.trainable_variables)
     for v, b, rate in zip(variables, before, rates):

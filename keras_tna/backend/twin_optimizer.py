@@ -55,9 +55,14 @@ class TwinOptimizer(KerasSaveable):
         self._base = base
         self._split = None  # (base indices, twin indices) once built
 
-    # Saving: a `.keras` file or checkpoint holds the base optimizer's state
-    # under "optimizer" and the twin's under "twin_optimizer" (the TwinModel's
-    # own attribute), so files move across backends and versions.
+    # Saving: keras' saving walker reaches both optimizers through TwinModel's
+    # own attributes, `base_optimizer` (a property) and `twin_optimizer`, and
+    # writes their states under those names on every backend (the layout of
+    # every file written so far). TwinOptimizer itself saves nothing: saving
+    # the base's state again under "optimizer" made files that a file without
+    # that entry (TensorFlow before this owner, PyTorch) could not match, and
+    # loading such a file gave "Skipping variable loading for optimizer" (the
+    # state had been loaded from "base_optimizer": no momentum was lost).
     def _obj_type(self):
         return "Optimizer"
 
@@ -65,10 +70,10 @@ class TwinOptimizer(KerasSaveable):
         return []  # keras' saving walker must not descend into the two optimizers
 
     def save_own_variables(self, store):
-        self.base_optimizer.save_own_variables(store)
+        """Nothing: see the comment above."""
 
     def load_own_variables(self, store):
-        self.base_optimizer.load_own_variables(store)
+        """Nothing: see the comment above."""
 
     @property
     def built(self):

@@ -21,7 +21,8 @@ def labels_in_step(model, y, logits):
     The check costs a min/max over the labels. The backend's step object adds
     it (`assert_labels`): on TensorFlow as an assert, skipped under XLA
     (`jit_compile=True`, where asserts do not compile); on JAX two scalars go
-    to the host through `jax.debug.callback` each step. A failure carries
+    to the host through `jax.debug.callback` each step, on PyTorch three
+    scalars are read on the host each step. A failure carries
     `_LABEL_MARKER`, which `reraise_step_error` recognises.
     """
     if y is None or len(y.shape) == len(logits.shape) and y.shape[-1] != 1:
