@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import keras
 from keras import ops
 
+from keras_tna.backend.common import SingleDevice
+
 
 def _forward(model, trainable, non_trainable, x, y, sample_weight, training):
     mapping = list(zip(model.trainable_variables, trainable)) + list(
@@ -77,7 +79,7 @@ def test_step(model, state, data):
     return logs, (trainable, non_trainable, metrics_variables)
 
 
-class JaxSteps:
+class JaxSteps(SingleDevice):
     """TwinModel's steps on JAX (see `keras_tna.backend`)."""
 
     def train_step(self, model, state, data):
@@ -85,13 +87,6 @@ class JaxSteps:
 
     def test_step(self, model, state, data):
         return test_step(model, state, data)
-
-    def build_optimizers(self, model):
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-
-    def num_replicas(self):
-        return 1
 
     def compile_fn(self, fn, static_argnames=()):
         """`fn` under `jax.jit`, with `static_argnames` as Python values."""

@@ -8,6 +8,8 @@ optimizers that `model.optimizer` (a `TwinOptimizer`) owns scales the loss
 import keras
 import tensorflow as tf
 
+from keras_tna.backend.common import stateful_test_step
+
 
 class TensorFlowSteps:
     """TwinModel's steps on TensorFlow (see `keras_tna.backend`)."""
@@ -35,13 +37,7 @@ class TensorFlowSteps:
         )
 
     def test_step(self, model, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        base_logits = model.base(x, training=False)
-        twin_logits = model.twin(x, training=False)
-        terms = model.compute_twin_losses(y, base_logits, twin_logits, sample_weight)
-        return model.update_twin_metrics(
-            terms, y, base_logits, twin_logits, sample_weight
-        )
+        return stateful_test_step(model, data)
 
     def build_optimizers(self, model):
         if not model.optimizer.built:

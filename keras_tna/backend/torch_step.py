@@ -11,8 +11,10 @@ unscales them (as `jax_step` does).
 import keras
 import torch
 
+from keras_tna.backend.common import SingleDevice, stateful_test_step
 
-class TorchSteps:
+
+class TorchSteps(SingleDevice):
     """TwinModel's steps on PyTorch (see `keras_tna.backend`)."""
 
     def train_step(self, model, data):
@@ -38,20 +40,7 @@ class TorchSteps:
             )
 
     def test_step(self, model, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        base_logits = model.base(x, training=False)
-        twin_logits = model.twin(x, training=False)
-        terms = model.compute_twin_losses(y, base_logits, twin_logits, sample_weight)
-        return model.update_twin_metrics(
-            terms, y, base_logits, twin_logits, sample_weight
-        )
-
-    def build_optimizers(self, model):
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-
-    def num_replicas(self):
-        return 1
+        return stateful_test_step(model, data)
 
     def compile_fn(self, fn, static_argnames=()):
         """`fn` as it is: PyTorch runs eagerly."""
