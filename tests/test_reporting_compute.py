@@ -12,7 +12,8 @@ def _run(method, seed, value, epochs=20, width=None, status="completed"):
     args = "" if width is None else json.dumps({"width": width})
     metric = "ensemble_accuracy" if method == "ensemble" else "base_accuracy"
     result = {
-        "method": method, "model": "convnet", "seed": seed, "epochs": epochs,
+        "method": method, "model": "convnet", "dataset": "folder:cifar10-jpeg",
+        "seed": seed, "epochs": epochs,
         "status": status, "base_accuracy": None, "ensemble_accuracy": None,
         "wall_time_s": 60.0, "flags": {"network_args": args},
     }
@@ -122,6 +123,7 @@ def test_app_writes_the_report(tmp_path):
         env={**__import__("os").environ, "PYTHONPATH": str(repo)},
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "cuInit" not in done.stderr  # TensorFlow's start-up noise is dropped
     text = (tmp_path / "out" / "report.md").read_text()
     # The real ConvNet's MACs: TNA trains 2x, Single 40 2x, both keep 1x.
     assert "| TNA, 20 ep | 75.00 ± 2.65% (n=3) |" in text

@@ -12,15 +12,22 @@ compute): `keras_tna.reporting.compute`.
 """
 
 import csv
+import os
 import pathlib
 import sys
 
-from absl import app
-from absl import flags
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_tna import models
-from keras_tna.reporting import compute
-from keras_tna.reporting.tables import collect
+from keras_tna import tf_logs  # noqa: E402
+
+tf_logs.quiet_tensorflow_start()  # before `models` loads TensorFlow
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_tna import models  # noqa: E402
+from keras_tna.reporting import compute  # noqa: E402
+from keras_tna.reporting.tables import collect  # noqa: E402
 
 flags.DEFINE_list("runs", None, "Directories holding the runs (searched for results.json).")
 flags.DEFINE_string("output_dir", None, "Where to write <name>.md/.csv/_compute.png; default: only print.")
