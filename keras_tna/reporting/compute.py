@@ -271,7 +271,7 @@ def plot_compute(table, path):
     axis.set_ylabel("test accuracy of the network kept (%)")
     axis.set_title("What the training compute buys (squares: 2x inference)")
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, loc="lower right")
+    axis.legend(fontsize=7, loc="upper left")
     figure.savefig(path, dpi=120)
     return path
 
