@@ -125,9 +125,14 @@ class TwinMetrics:
         return logs
 
 
+def is_one_hot(y, logits):
+    """Whether labels are one-hot (or soft) vectors rather than class ids."""
+    return y is not None and len(y.shape) == len(logits.shape) and y.shape[-1] != 1
+
+
 def class_ids(y, logits):
     """Integer labels from class ids or one-hot (or soft) label vectors."""
-    if len(y.shape) == len(logits.shape) and y.shape[-1] != 1:
+    if is_one_hot(y, logits):
         return ops.cast(ops.argmax(y, axis=-1), "int32")
     return ops.cast(ops.reshape(y, (-1,)), "int32")
 

@@ -10,7 +10,7 @@ from keras_tna import backend
 from keras_tna import checks
 from keras_tna import losses as tna_losses
 from keras_tna.callbacks import DivergenceGuard, LateMatching
-from keras_tna.twin_metrics import TwinMetrics
+from keras_tna.twin_metrics import TwinMetrics, is_one_hot
 
 
 @keras.saving.register_keras_serializable(package="keras_tna")
@@ -328,7 +328,7 @@ class TwinModel(keras.Model):
         base_logits = ops.cast(base_logits, "float32")
         twin_logits = ops.cast(twin_logits, "float32")
         ce = self.classification_loss
-        if getattr(self, "_default_loss", False) and _is_one_hot(y, base_logits):
+        if getattr(self, "_default_loss", False) and is_one_hot(y, base_logits):
             ce = self._one_hot_loss
         terms = {
             "base_loss": ce(y, base_logits, sample_weight),
@@ -368,8 +368,8 @@ class TwinModel(keras.Model):
             sample_weight: tensor or None. Per-sample weights.
 
         Returns:
-            dict of the metrics' current values, keyed by `keras_tna.twin_metrics.METRIC_NAMES`
-            and the compiled metrics' names.
+            dict of the metrics' current values, keyed by
+            `keras_tna.twin_metrics.METRIC_NAMES` and the compiled metrics' names.
         """
         return self.twin_metrics.update(
             terms, y, base_logits, twin_logits, sample_weight,
@@ -559,10 +559,6 @@ def _bind_fit_arguments(model, x, y, args, kwargs):
     arguments.setdefault("epochs", 1)
     arguments.setdefault("initial_epoch", 0)
     return arguments
-
-
-def _is_one_hot(y, logits):
-    return y is not None and len(y.shape) == len(logits.shape) and y.shape[-1] != 1
 
 
 def _input_shape(model):
