@@ -24,13 +24,12 @@ class TorchSteps(SingleDevice):
         twin_logits = model.twin(x, training=train_twin)
         model.zero_grad()  # clears `.grad` left by the previous step
         terms = model.compute_twin_losses(y, base_logits, twin_logits, sample_weight)
-        base_scale = model.base_optimizer.scale_loss(1.0)
+        base_scale, rescale = model.optimizer.loss_scales()
         (terms["loss"] * base_scale).backward()
         variables = model.trainable_variables
         with torch.no_grad():
             gradients = [v.value.grad for v in variables]
             if train_twin:
-                rescale = model.twin_optimizer.scale_loss(1.0) / base_scale
                 for i in model.optimizer.twin_indices:
                     gradients[i] = _times(gradients[i], rescale)
             model.optimizer.apply(gradients, variables)

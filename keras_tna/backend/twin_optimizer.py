@@ -159,14 +159,27 @@ class TwinOptimizer(KerasSaveable):
             new_state.extend(state)
         return new_trainable, new_state
 
-    def loss_scales(self, optimizer_variables):
-        """(base scale, twin scale / base scale) under the threaded state."""
-        mapping = list(zip(self.variables, optimizer_variables))
-        with keras.StatelessScope(state_mapping=mapping):
+    def loss_scales(self, optimizer_variables=None):
+        """(base scale, twin scale / base scale).
+
+        Args:
+            optimizer_variables: list or None. The threaded optimizer state of
+                a stateless step (JAX); None reads the variables themselves
+                (TensorFlow, PyTorch).
+        """
+        def scales():
             base = self.base_optimizer.scale_loss(1.0)
             twin = (
                 self.twin_optimizer.scale_loss(1.0)
                 if self.twin_optimizer is not None
                 else base
             )
+            return base, twin
+
+        if optimizer_variables is None:
+            base, twin = scales()
+        else:
+            mapping = list(zip(self.variables, optimizer_variables))
+            with keras.StatelessScope(state_mapping=mapping):
+                base, twin = scales()
         return base, ops.divide(twin, base)
