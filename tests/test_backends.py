@@ -126,3 +126,44 @@ def test_optimizers_are_written_by_their_public_names():
     again = keras.saving.deserialize_keras_object(config)
     assert again.inner_optimizer.get_config() == optimizer.inner_optimizer.get_config()
     assert backend.serialize_optimizer(None) is None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(HERE != "torch", reason="torch.compile is tested in the PyTorch pass")
+def test_jit_compile_on_torch_trains_as_the_eager_step():
+    """`compile(jit_compile=True)` wraps the TwinModel step in `torch.compile`;
+    losses and weights after training equal the eager step's (both optimizers,
+    momentum and Adam state included). Compiling costs about a minute on 2 CPUs."""
+    import numpy as np
+
+    from keras_tna import TwinModel
+
+    def net(seed):
+        init = keras.initializers.GlorotUniform
+        return keras.Sequential([
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu", kernel_initializer=init(seed)),
+            keras.layers.Dense(3, kernel_initializer=init(seed + 1))])
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 6)).astype("float32")
+    y = rng.integers(0, 3, 32).astype("int32")
+
+    def train(jit_compile):
+        model = TwinModel(net(0), net(10), alpha=0.3)
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                      twin_optimizer=keras.optimizers.Adam(1e-2),
+                      jit_compile=jit_compile)
+        history = model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+        return model, history.history
+
+    eager, eager_history = train(False)
+    compiled, compiled_history = train(True)
+    assert compiled.jit_compile is True and eager.jit_compile is False
+    assert not np.allclose(eager.get_weights()[0], net(0).get_weights()[0])  # trained
+    assert set(compiled_history) == set(eager_history)
+    for name in eager_history:
+        np.testing.assert_allclose(compiled_history[name], eager_history[name],
+                                   rtol=1e-5, err_msg=name)
+    for a, b in zip(eager.get_weights(), compiled.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
