@@ -2,10 +2,15 @@
 
 import json
 import math
+import pathlib
 
 import pytest
 
+from keras_tna.reporting import collect
 from keras_tna.reporting import compute
+
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / "docs" / "results"
+REPORT = RESULTS / "compute_matched_convnet_cifar10"
 
 
 def _run(method, seed, value, epochs=20, width=None, status="completed"):
@@ -129,3 +134,21 @@ def test_app_writes_the_report(tmp_path):
     assert "| TNA, 20 ep | 75.00 ± 2.65% (n=3) |" in text
     assert "| 40 (2.00x) | 2.00x | 1.00x |" in text
     assert (tmp_path / "out" / "report_compute.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_committed_report_and_results_page_match_the_committed_runs():
+    """The committed report is what the app makes of the committed runs now,
+    and the results page quotes its table unchanged (no drifting copy)."""
+    results = collect([RESULTS / "table1_convnet_cifar10_20ep" / "runs", REPORT / "runs"])
+    table, markdown = compute.report_markdown(results, compute.macs_counter(10, (32, 32, 3)))
+    regenerate = ("regenerate it: python apps/compute_report.py --runs="
+                  "docs/results/table1_convnet_cifar10_20ep/runs,"
+                  "docs/results/compute_matched_convnet_cifar10/runs "
+                  "--output_dir=docs/results/compute_matched_convnet_cifar10")
+    assert (REPORT / "report.md").read_text() == markdown, regenerate
+    page = (RESULTS / "compute_matched_convnet_cifar10.md").read_text().splitlines()
+    lines = [line for line in table.markdown().splitlines() if line.startswith("|")]
+    assert len(lines) == 2 + len(table.rows)
+    missing = [line for line in lines if line not in page]
+    assert not missing, f"the results page's table differs from report.md: {missing}"

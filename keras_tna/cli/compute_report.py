@@ -25,7 +25,6 @@ tf_logs.quiet_tensorflow_start()  # before `models` loads TensorFlow
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from keras_tna import models  # noqa: E402
 from keras_tna.reporting import compute  # noqa: E402
 from keras_tna.reporting.tables import collect  # noqa: E402
 
@@ -46,26 +45,19 @@ def main(argv):
     except ValueError:
         sys.exit("compute_report.py: error: --input_shape must be three integers, "
                  f"e.g. 32,32,3. Received: {','.join(FLAGS.input_shape)}")
-    def macs_of(model, network_args):
-        return models.count_macs(models.build(model, FLAGS.num_classes, shape, **network_args))
-
     try:
         results = collect(FLAGS.runs)
-        table = compute.compute_table(results, macs_of)
+        table, markdown = compute.report_markdown(
+            results, compute.macs_counter(FLAGS.num_classes, shape))
     except (ValueError, TypeError, FileNotFoundError) as error:
         sys.exit(f"compute_report.py: error: {error}")
-    runs = compute.runs_table(results)
-    said = compute.verdicts(table)
-    print(table.text(), "", *said, "", runs.text(), sep="\n", flush=True)
+    print(table.text(), "", *compute.verdicts(table), "",
+          compute.runs_table(results).text(), sep="\n", flush=True)
     if FLAGS.output_dir is None:
         return
     out = pathlib.Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{FLAGS.name}.md").write_text(
-        "### What the numbers say (against TNA; Welch's t-test)\n\n"
-        + "".join(f"- {line}\n" for line in said)
-        + "\n" + table.markdown() + "\n\n" + runs.markdown() + "\n"
-    )
+    (out / f"{FLAGS.name}.md").write_text(markdown)
     with open(out / f"{FLAGS.name}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(table.records[0]))
         writer.writeheader()

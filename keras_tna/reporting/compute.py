@@ -36,6 +36,7 @@ from scipy import stats as scipy_stats
 
 from keras_tna import formatting
 from keras_tna import methods
+from keras_tna import models
 from keras_tna import plotting
 from keras_tna.reporting.statistics import Stats, gain
 from keras_tna.reporting.tables import Table
@@ -247,6 +248,45 @@ def compute_table(results, macs_of):
         f"compute relative to {reference.label}"
     )
     return Table(title, columns, table_rows, records)
+
+
+def macs_counter(num_classes, input_shape):
+    """The `macs_of` of `compute_table` for the networks as the runs built them.
+
+    Args:
+        num_classes: int. Classes of the networks' heads.
+        input_shape: tuple of int. One example's shape, e.g. `(32, 32, 3)`.
+
+    Returns:
+        callable `(model, network_args) -> int`: `keras_tna.models.build`, then
+        `keras_tna.models.count_macs`.
+    """
+
+    def macs_of(model, network_args):
+        return models.count_macs(
+            models.build(model, num_classes, tuple(input_shape), **network_args))
+
+    return macs_of
+
+
+def report_markdown(results, macs_of):
+    """The report page (`apps/compute_report.py` writes it as `<name>.md`).
+
+    Args:
+        results: list of dict. `results.json` contents (`reporting.collect`).
+        macs_of: callable. As in `compute_table` (e.g. `macs_counter(...)`).
+
+    Returns:
+        tuple `(table, markdown)`: the `compute_table` and the page: the
+        verdicts against TNA, the table and every run.
+    """
+    table = compute_table(results, macs_of)
+    markdown = (
+        "### What the numbers say (against TNA; Welch's t-test)\n\n"
+        + "".join(f"- {line}\n" for line in verdicts(table))
+        + "\n" + table.markdown() + "\n\n" + runs_table(results).markdown() + "\n"
+    )
+    return table, markdown
 
 
 def plot_compute(table, path):
