@@ -1,4 +1,4 @@
-"""The tiny networks of the bad-input tests and of the sweep behind docs/reliability.md.
+"""The tiny networks (and toy data) of the tests and of the sweep behind docs/reliability.md.
 
 `tests/test_twin_model_inputs.py` and `tests/_reliability_sweep.py` (which also
 runs against older keras_tna checkouts) both build their networks here.
@@ -26,3 +26,21 @@ def conv(seed=0, shape=(6, 6, 3)):
         keras.layers.GlobalAveragePooling2D(),
         keras.layers.Dense(C),
     ])
+
+
+def mlp(seed=0, d=6, hidden=8, c=3):
+    """Dense(hidden, relu) then `c` logits on `(d,)` inputs, both seeded."""
+    init = keras.initializers.GlorotUniform
+    return keras.Sequential([
+        keras.Input((d,)),
+        keras.layers.Dense(hidden, activation="relu", kernel_initializer=init(seed)),
+        keras.layers.Dense(c, kernel_initializer=init(seed + 1)),
+    ])
+
+
+def toy_classification(n=32, d=6, c=3, seed=0):
+    """`(x, y)`: `n` normal float32 rows of width `d`, int32 labels in [0, c)."""
+    import numpy as np  # numpy only where the data is asked for
+
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)).astype("float32"), rng.integers(0, c, n).astype("int32")

@@ -68,19 +68,13 @@ def test_data_parallel_on_two_jax_host_devices_matches_one_device(run_python):
     code = """
 import os
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import sys
 import jax, keras, numpy as np
 from keras_tna import TwinModel
+sys.path.insert(0, "TESTS")
+from _tiny_nets import mlp as net, toy_classification
 
-def net(seed):
-    init = keras.initializers.GlorotUniform
-    return keras.Sequential([
-        keras.Input((6,)),
-        keras.layers.Dense(8, activation="relu", kernel_initializer=init(seed)),
-        keras.layers.Dense(3, kernel_initializer=init(seed + 1))])
-
-rng = np.random.default_rng(0)
-x = rng.normal(size=(32, 6)).astype("float32")
-y = rng.integers(0, 3, 32).astype("int32")
+x, y = toy_classification()
 
 def train(distribution):
     keras.distribution.set_distribution(distribution)
@@ -100,6 +94,7 @@ for a, b in zip(one, two):
     np.testing.assert_allclose(a, b, atol=1e-5)
 print("ok", len(one))
 """
+    code = code.replace("TESTS", str(pathlib.Path(__file__).parent))
     result = run_python(code, backend="jax", timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ok" in result.stdout
@@ -135,19 +130,11 @@ def test_jit_compile_on_torch_trains_as_the_eager_step():
     losses and weights after training equal the eager step's (both optimizers,
     momentum and Adam state included). Compiling costs about a minute on 2 CPUs."""
     import numpy as np
+    from _tiny_nets import mlp as net, toy_classification  # tests/_tiny_nets.py
 
     from keras_tna import TwinModel
 
-    def net(seed):
-        init = keras.initializers.GlorotUniform
-        return keras.Sequential([
-            keras.Input((6,)),
-            keras.layers.Dense(8, activation="relu", kernel_initializer=init(seed)),
-            keras.layers.Dense(3, kernel_initializer=init(seed + 1))])
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 6)).astype("float32")
-    y = rng.integers(0, 3, 32).astype("int32")
+    x, y = toy_classification()
 
     def train(jit_compile):
         model = TwinModel(net(0), net(10), alpha=0.3)
