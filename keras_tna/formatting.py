@@ -1,8 +1,11 @@
-"""Text of results: markdown tables and mean ± std cells, in one place.
+"""Text of results: markdown tables, CSV and mean ± std cells, in one place.
 
 Used by `keras_tna.reporting`, `keras_tna.analysis` and the analysis apps, so
 every table the package writes has the same shape.
 """
+
+import csv
+import io
 
 import numpy as np
 
@@ -77,3 +80,28 @@ def markdown_table(header, rows):
     ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def csv_text(records, fieldnames=None):
+    """CSV text of records: a header line, then one line per record.
+
+    Args:
+        records: list of dict. The rows; missing keys are left empty.
+        fieldnames: list of str or None. The columns; default: the first
+            record's keys (`["model"]` when there are no records).
+
+    Returns:
+        str, lines ended by "\\r\\n" as the `csv` module writes them.
+
+    Examples:
+
+    >>> csv_text([{"a": 1, "b": 2}, {"a": 3}])
+    'a,b\\r\\n1,2\\r\\n3,\\r\\n'
+    """
+    if fieldnames is None:
+        fieldnames = list(records[0]) if records else ["model"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, restval="")
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()

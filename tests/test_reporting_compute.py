@@ -1,5 +1,6 @@
 """The compute-matched table (`keras_tna.reporting.compute`) on hand-made runs."""
 
+import csv
 import json
 import math
 import pathlib
@@ -110,6 +111,23 @@ def test_plot_written(table, tmp_path):
     assert path.stat().st_size > 1000
 
 
+def test_interrupted_plot_keeps_the_old_file(table, tmp_path, monkeypatch):
+    from keras_tna.runs import atomic
+
+    path = tmp_path / "c.png"
+    path.write_bytes(b"the old plot")
+
+    def kill_after_the_write(event, at):
+        if event == "written":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic, "fault_hook", kill_after_the_write)
+    with pytest.raises(KeyboardInterrupt):
+        compute.plot_compute(table, path)
+    assert path.read_bytes() == b"the old plot"
+    assert [p.name for p in tmp_path.iterdir()] == ["c.png"]  # no temporary file left
+
+
 @pytest.mark.slow
 def test_app_writes_the_report(tmp_path):
     import pathlib
@@ -134,6 +152,10 @@ def test_app_writes_the_report(tmp_path):
     assert "| TNA, 20 ep | 75.00 ± 2.65% (n=3) |" in text
     assert "| 40 (2.00x) | 2.00x | 1.00x |" in text
     assert (tmp_path / "out" / "report_compute.png").stat().st_size > 1000
+    with open(tmp_path / "out" / "report.csv", newline="") as f:
+        records = {r["row"]: r for r in csv.DictReader(f)}
+    assert records["TNA, 20 ep"]["n"] == "3"
+    assert float(records["TNA, 20 ep"]["mean"]) == pytest.approx(75.0)
 
 
 @pytest.mark.slow
@@ -141,7 +163,8 @@ def test_committed_report_and_results_page_match_the_committed_runs():
     """The committed report is what the app makes of the committed runs now,
     and the results page quotes its table unchanged (no drifting copy)."""
     results = collect([RESULTS / "table1_convnet_cifar10_20ep" / "runs", REPORT / "runs"])
-    table, markdown = compute.report_markdown(results, compute.macs_counter(10, (32, 32, 3)))
+    made = compute.report(results, compute.macs_counter(10, (32, 32, 3)))
+    table, markdown = made.table, made.markdown
     regenerate = ("regenerate it: python apps/compute_report.py --runs="
                   "docs/results/table1_convnet_cifar10_20ep/runs,"
                   "docs/results/compute_matched_convnet_cifar10/runs "

@@ -5,6 +5,7 @@ import numpy as np
 from keras_tna import plotting
 from keras_tna.analysis import common
 from keras_tna import formatting
+from keras_tna.runs.atomic import atomic_write
 
 
 def plot_cka_heatmaps(matrices, path, title=None):
@@ -47,7 +48,7 @@ def plot_cka_heatmaps(matrices, path, title=None):
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="linear CKA")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight"))
 
 
 def plot_lines(values, names, path, ylabel, title=None, percent=False):
@@ -77,7 +78,7 @@ def plot_lines(values, names, path, ylabel, title=None, percent=False):
     axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if title:
         axis.set_title(title, fontsize=10)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight"))
 
 
 def plot_corruptions(values, corruptions, titles, path, title=None):
@@ -105,4 +106,4 @@ def plot_corruptions(values, corruptions, titles, path, title=None):
     axis.legend(fontsize=8)
     if title:
         axis.set_title(title, fontsize=10)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight"))

@@ -13,6 +13,8 @@ import sys
 from absl import app
 from absl import flags
 
+from keras_tna.runs.atomic import atomic_write
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_list(
@@ -55,9 +57,9 @@ def write_outputs(output_dir, name, markdown, data):
     out = pathlib.Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     md = out / f"{name}.md"
-    md.write_text(markdown + "\n")
+    atomic_write(md, markdown + "\n")
     js = out / f"{name}.json"
-    js.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    atomic_write(js, json.dumps(data, indent=2, default=str) + "\n")
     return md, js
 
 

@@ -11,7 +11,6 @@ compute): `keras_tna.reporting.compute`.
         --output_dir=docs/results/compute_matched_convnet_cifar10
 """
 
-import csv
 import os
 import pathlib
 import sys
@@ -25,8 +24,10 @@ tf_logs.quiet_tensorflow_start()  # before `models` loads TensorFlow
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from keras_tna.formatting import csv_text  # noqa: E402
 from keras_tna.reporting import compute  # noqa: E402
 from keras_tna.reporting.tables import collect  # noqa: E402
+from keras_tna.runs.atomic import atomic_write  # noqa: E402
 
 flags.DEFINE_list("runs", None, "Directories holding the runs (searched for results.json).")
 flags.DEFINE_string("output_dir", None, "Where to write <name>.md/.csv/_compute.png; default: only print.")
@@ -47,22 +48,17 @@ def main(argv):
                  f"e.g. 32,32,3. Received: {','.join(FLAGS.input_shape)}")
     try:
         results = collect(FLAGS.runs)
-        table, markdown = compute.report_markdown(
-            results, compute.macs_counter(FLAGS.num_classes, shape))
+        made = compute.report(results, compute.macs_counter(FLAGS.num_classes, shape))
     except (ValueError, TypeError, FileNotFoundError) as error:
         sys.exit(f"compute_report.py: error: {error}")
-    print(table.text(), "", *compute.verdicts(table), "",
-          compute.runs_table(results).text(), sep="\n", flush=True)
+    print(made.table.text(), "", *made.verdicts, "", made.runs.text(), sep="\n", flush=True)
     if FLAGS.output_dir is None:
         return
     out = pathlib.Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{FLAGS.name}.md").write_text(markdown)
-    with open(out / f"{FLAGS.name}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(table.records[0]))
-        writer.writeheader()
-        writer.writerows(table.records)
-    compute.plot_compute(table, out / f"{FLAGS.name}_compute.png")
+    atomic_write(out / f"{FLAGS.name}.md", made.markdown)
+    atomic_write(out / f"{FLAGS.name}.csv", csv_text(made.table.records))
+    compute.plot_compute(made.table, out / f"{FLAGS.name}_compute.png")
     print(f"Wrote {out}/{FLAGS.name}.md, .csv, _compute.png", flush=True)
 
 

@@ -16,12 +16,13 @@ accuracy over the epochs of `history.csv`, picked on the test set itself and
 so optimistic: report both.
 """
 
-import csv
 import pathlib
 
 # The tables and the plots live in two modules; every name is importable from here.
+from keras_tna.formatting import csv_text
 from keras_tna.reporting.plots import plot_alpha, plot_curves
 from keras_tna.reporting.statistics import Stats, gain  # noqa: F401
+from keras_tna.runs.atomic import atomic_write
 from keras_tna.runs.store import read_history
 from keras_tna.reporting.tables import (  # noqa: F401
     _all_variants,
@@ -94,15 +95,9 @@ def report(paths, output_dir=None, name="report", plots=True, echo=True):
         out = pathlib.Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
         md_path = out / f"{name}.md"
-        md_path.write_text(markdown)
+        atomic_write(md_path, markdown)
         csv_path = out / f"{name}.csv"
-        records = [r for t in found for r in t.records]
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(
-                f, fieldnames=list(records[0]) if records else ["model"]
-            )
-            writer.writeheader()
-            writer.writerows(records)
+        atomic_write(csv_path, csv_text([r for t in found for r in t.records]))
         files += [md_path, csv_path]
         if plots:
             for written in (

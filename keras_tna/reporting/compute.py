@@ -39,6 +39,7 @@ from keras_tna import methods
 from keras_tna import models
 from keras_tna import plotting
 from keras_tna.reporting.statistics import Stats, gain
+from keras_tna.runs.atomic import atomic_write
 from keras_tna.reporting.tables import Table
 
 # The metric of a row's network, by method.
@@ -269,24 +270,41 @@ def macs_counter(num_classes, input_shape):
     return macs_of
 
 
-def report_markdown(results, macs_of):
-    """The report page (`apps/compute_report.py` writes it as `<name>.md`).
+Report = collections.namedtuple("Report", ["table", "verdicts", "runs", "markdown"])
+Report.__doc__ = """The compute-matched report: its parts and its page.
+
+Fields: `table` (`compute_table`), `verdicts` (list of str, `verdicts`),
+`runs` (`runs_table`) and `markdown` (str, the page `<name>.md`).
+"""
+
+
+def report(results, macs_of):
+    """The compute-matched report (`apps/compute_report.py` writes it).
 
     Args:
         results: list of dict. `results.json` contents (`reporting.collect`).
         macs_of: callable. As in `compute_table` (e.g. `macs_counter(...)`).
 
     Returns:
-        tuple `(table, markdown)`: the `compute_table` and the page: the
-        verdicts against TNA, the table and every run.
+        `Report`: the table, the verdicts against TNA, every run, and the
+        page that puts the three together.
+
+    Examples:
+
+    ```python
+    made = report(collect(["runs/"]), macs_counter(10, (32, 32, 3)))
+    print(made.table.text(), *made.verdicts, sep="\\n")
+    ```
     """
     table = compute_table(results, macs_of)
+    said = verdicts(table)
+    runs = runs_table(results)
     markdown = (
         "### What the numbers say (against TNA; Welch's t-test)\n\n"
-        + "".join(f"- {line}\n" for line in verdicts(table))
-        + "\n" + table.markdown() + "\n\n" + runs_table(results).markdown() + "\n"
+        + "".join(f"- {line}\n" for line in said)
+        + "\n" + table.markdown() + "\n\n" + runs.markdown() + "\n"
     )
-    return table, markdown
+    return Report(table, said, runs, markdown)
 
 
 def plot_compute(table, path):
@@ -312,7 +330,7 @@ def plot_compute(table, path):
     axis.set_title("What the training compute buys (squares: 2x inference)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7, loc="upper left")
-    figure.savefig(path, dpi=120)
+    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=120))
     return path
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from keras_tna import methods
 from keras_tna import plotting
+from keras_tna.runs.atomic import atomic_write
 from keras_tna.runs.store import read_history
 from keras_tna.reporting.tables import (
     _varies,
@@ -95,7 +96,7 @@ def plot_curves(results, path, metric="val_base_accuracy"):
     fig.tight_layout()
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120))
     return path
 
 
@@ -150,5 +151,5 @@ def plot_alpha(results, path):
     fig.tight_layout()
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120))
     return path

@@ -1,8 +1,9 @@
-"""Atomic file writes for run directories: temporary file, fsync, rename.
+"""Atomic file writes: temporary file, fsync, rename.
 
 `keras_tna.runs.record.RunRecord` writes every file of a run through
-`atomic_write`, so a kill at any moment leaves either the old or the new
-file, never a torn one. `fault_hook` lets tests inject a kill or an OSError
+`atomic_write`, and the reports and analyses write their markdown, CSV,
+JSON and PNG files through it, so a kill at any moment leaves either the
+old or the new file, never a torn one. `fault_hook` lets tests inject a kill or an OSError
 at a chosen step of a chosen write. No TensorFlow is imported here.
 """
 
@@ -72,6 +73,7 @@ def atomic_write(path, write):
     ```python
     atomic_write("runs/x/results.json", json.dumps(results))
     atomic_write("runs/x/base.keras", base.save)  # keras writes the temporary file
+    atomic_write("report.png", lambda tmp: figure.savefig(tmp, dpi=120))
     ```
     """
     path = pathlib.Path(path)
