@@ -502,6 +502,23 @@ def test_report_without_results_says_so(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("app, own_flag", [
+    ("report.py", "--[no]plots"),           # its own flag
+    ("compute_report.py", "--num_classes"),
+    ("probes.py", "--probe_batch_size"),
+])
+def test_help_lists_the_programs_flags(app, own_flag):
+    """absl's --help lists only __main__'s flags; the apps define none there."""
+    done = subprocess.run([sys.executable, f"apps/{app}", "--help"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    flag_lines = [line.split(":")[0].strip() for line in done.stdout.splitlines()
+                  if line.startswith("  --")]
+    assert own_flag in flag_lines, done.stdout[-2000:]
+    assert "--runs" in flag_lines and "--output_dir" in flag_lines  # the shared flags
+
+
+@pytest.mark.slow
 def test_main_job_command_smoke(tmp_path):
     command = [
         sys.executable, "apps/train.py",

@@ -4,3 +4,33 @@
 `keras_tna.cli.<name>.run()`. Each program's module defines its absl flags on
 import, so import one program per process; this package imports none of them.
 """
+
+import sys
+
+from absl import app
+from absl import flags
+
+
+def run_program(main, *flag_modules):
+    """`absl.app.run(main)`, with `--help` listing the program's own flags.
+
+    absl's `--help` lists only the flags defined in `__main__` (the
+    `apps/<name>.py` script), which defines none; this registers the flags of
+    `flag_modules` as the main module's key flags first.
+
+    Args:
+        main: callable. The absl main, `main(argv)`.
+        *flag_modules: modules. Those defining the program's flags (its own
+            module, shared flag modules).
+
+    Examples:
+
+    ```python
+    run_program(main, sys.modules[__name__], report_flags)
+    ```
+    """
+    defined = flags.FLAGS.flags_by_module_dict()
+    for module in flag_modules:
+        for flag in defined.get(module.__name__, []):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(main)

@@ -10,9 +10,9 @@ import pathlib
 import shlex
 import sys
 
-from absl import app
 from absl import flags
 
+from keras_tna.cli import run_program
 from keras_tna.runs.atomic import atomic_write
 
 FLAGS = flags.FLAGS
@@ -112,6 +112,6 @@ def program(name, analysis):
             sys.exit(f"{name}: error: {error}")
 
     def run():
-        app.run(main)
+        run_program(main, sys.modules[analysis.__module__], sys.modules[__name__])
 
     return main, run

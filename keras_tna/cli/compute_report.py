@@ -21,20 +21,17 @@ from keras_tna import tf_logs  # noqa: E402
 
 tf_logs.quiet_tensorflow_start()  # before `models` loads TensorFlow
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from keras_tna.cli import report_flags  # noqa: E402
+from keras_tna.cli import run_program  # noqa: E402
 from keras_tna.formatting import csv_text  # noqa: E402
 from keras_tna.reporting import compute  # noqa: E402
 from keras_tna.reporting.tables import collect  # noqa: E402
 from keras_tna.runs.atomic import atomic_write  # noqa: E402
 
-flags.DEFINE_list("runs", None, "Directories holding the runs (searched for results.json).")
-flags.DEFINE_string("output_dir", None, "Where to write <name>.md/.csv/_compute.png; default: only print.")
-flags.DEFINE_string("name", "report", "File name stem of the written files.")
 flags.DEFINE_list("input_shape", ["32", "32", "3"], "Image shape for counting MACs: height,width,channels.")
 flags.DEFINE_integer("num_classes", 10, "Classes of the networks, for counting MACs.", lower_bound=2)
-flags.mark_flag_as_required("runs")
 FLAGS = flags.FLAGS
 
 
@@ -64,4 +61,4 @@ def main(argv):
 
 def run():
     """Entry point of `apps/compute_report.py`."""
-    app.run(main)
+    run_program(main, sys.modules[__name__], report_flags)

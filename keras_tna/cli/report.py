@@ -17,25 +17,13 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_tna import reporting  # noqa: E402
+from keras_tna.cli import report_flags  # noqa: E402
+from keras_tna.cli import run_program  # noqa: E402
 
-flags.DEFINE_list(
-    "runs",
-    None,
-    "Run directories, or directories holding runs (searched recursively for "
-    "results.json).",
-)
-flags.DEFINE_string(
-    "output_dir",
-    None,
-    "Where to write <name>.md, <name>.csv and <name>_*.png; default: only print.",
-)
-flags.DEFINE_string("name", "report", "File name stem of the written files.")
 flags.DEFINE_boolean("plots", True, "Draw the PNG plots.")
-flags.mark_flag_as_required("runs")
 FLAGS = flags.FLAGS
 
 
@@ -52,5 +40,5 @@ def main(argv):
 
 def run():
     """Entry point of the `keras-tna-report` console script."""
-    app.run(main)
+    run_program(main, sys.modules[__name__], report_flags)
 
