@@ -31,7 +31,7 @@ def mean_std(values):
     return float(np.mean(values)), std
 
 
-def format_mean_std(values, digits=4, scale=1.0, suffix="", always_std=False):
+def format_mean_std(values, digits=4, scale=1.0, suffix=""):
     """A mean ± std cell: `"0.9798 ± 0.0132 (n=3)"`.
 
     Args:
@@ -39,10 +39,9 @@ def format_mean_std(values, digits=4, scale=1.0, suffix="", always_std=False):
         digits: int. Decimals of the mean and std.
         scale: float. Multiply the values first (100 for percent).
         suffix: str. Written after the std (e.g. `"%"`).
-        always_std: bool. Write `± 0.00` also for a single value.
 
     Returns:
-        str. Without the std for one value unless `always_std`.
+        str. Without the std for one value (it has none).
 
     Examples:
 
@@ -52,7 +51,7 @@ def format_mean_std(values, digits=4, scale=1.0, suffix="", always_std=False):
     '0.5 (n=1)'
     """
     mean, std = mean_std(np.asarray(values, np.float64) * scale)
-    if len(values) > 1 or always_std:
+    if len(values) > 1:
         return f"{mean:.{digits}f} ± {std:.{digits}f}{suffix} (n={len(values)})"
     return f"{mean:.{digits}f}{suffix} (n=1)"
 

@@ -144,3 +144,33 @@ def test_markers(tmp_path):
     )
     with pytest.raises(ValueError, match="right before"):
         _parse(doc)
+
+
+# ------------------------------------------------------ docstring examples (>>>)
+# Every module with an example that runs (not all `# doctest: +SKIP`);
+# keras_tna.distribute's need TensorFlow's globals: test_distribute runs them.
+def _runs_an_example(path):
+    examples = re.split(r"^\s*>>> ", path.read_text(), flags=re.MULTILINE)[1:]
+    # An example is its ">>>" line and its "..." lines; a directive on any of them applies.
+    sources = [re.match(r"(.*(?:\n\s*\.\.\. .*)*)", e).group(1) for e in examples]
+    return any("doctest: +SKIP" not in source for source in sources)
+
+
+_DOCTESTED = sorted(
+    ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+    for path in (REPO / "keras_tna").rglob("*.py")
+    if _runs_an_example(path) and "distribute" not in path.parts
+)
+
+
+def test_the_package_has_docstring_examples():
+    assert len(_DOCTESTED) > 15, _DOCTESTED
+
+
+@pytest.mark.parametrize("name", _DOCTESTED)
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0, f"{name}: {result}"

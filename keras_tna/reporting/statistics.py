@@ -28,11 +28,20 @@ class Stats:
         self.mean, self.std = formatting.mean_std(self.values)
 
     def cell(self):
+        """The table cell: mean ± std (n), then the diverged/collapsed runs.
+
+        One seed has no spread, so its cell has none.
+
+        Examples:
+
+        >>> Stats([0.7, 0.8], diverged=1).cell()
+        '75.00 ± 7.07% (n=2), 1 diverged'
+        >>> Stats([0.7]).cell()
+        '70.00% (n=1)'
+        """
         if not self.n:
             return "–" if self.diverged else ""
-        text = formatting.format_mean_std(
-            self.values, digits=2, suffix="%", always_std=True
-        )
+        text = formatting.format_mean_std(self.values, digits=2, suffix="%")
         if self.diverged:
             text += f", {self.diverged} diverged"
         if self.collapsed:
