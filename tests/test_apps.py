@@ -6,6 +6,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -86,6 +87,9 @@ def test_flagfile_loads_and_every_name_resolves(path):
     assert f"--flagfile={relative}" in header  # the command
     assert "Table" in header or "Fig." in header
     assert "paper figure" in header.lower()
+    named = re.findall(r"(?:docs|configs)/[\w./-]*\w", header)  # files the header points to
+    assert all((REPO / name).exists() for name in named), [
+        name for name in named if not (REPO / name).exists()]
     config, sweep = _parse(f"--flagfile={path}")
     assert config.model in tna_models.available()
     if config.twin_model is not None:
