@@ -156,6 +156,7 @@ def test_app_writes_the_report(tmp_path):
         records = {r["row"]: r for r in csv.DictReader(f)}
     assert records["TNA, 20 ep"]["n"] == "3"
     assert float(records["TNA, 20 ep"]["mean"]) == pytest.approx(75.0)
+    assert records["TNA, 20 ep"]["accuracies"] == "73.00;74.00;78.00"  # each seed, for the plot
 
 
 @pytest.mark.slow

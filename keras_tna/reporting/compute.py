@@ -240,6 +240,7 @@ def compute_table(results, macs_of):
             "network_args": json.dumps(row.network_args), "epochs": row.epochs,
             "metric": row.metric, "n": stats.n, "diverged": stats.diverged,
             "mean": stats.mean, "std": stats.std,
+            "accuracies": ";".join(f"{v:.2f}" for v in stats.values),
             "train_network_epochs": train_epochs, "train_macs_rel": train_macs,
             "inference_macs_rel": infer_macs,
         })
@@ -307,8 +308,32 @@ def report(results, macs_of):
     return Report(table, said, runs, markdown)
 
 
+def _dodge(xs, step, within=0.15):
+    """Horizontal offsets that put points of nearby x (closer than `within`
+    to the first of their group) side by side, `step` apart, in x order.
+
+    >>> [round(o, 3) for o in _dodge([1.0, 2.0, 2.06, 2.0], step=0.1)]
+    [0.0, -0.1, 0.1, 0.0]
+    """
+    offsets = [0.0] * len(xs)
+    order = sorted(range(len(xs)), key=lambda i: (xs[i], i))
+    groups = []
+    for i in order:
+        if groups and xs[i] - xs[groups[-1][0]] < within:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    for group in groups:
+        for k, i in enumerate(group):  # sorted by (x, table order)
+            offsets[i] = step * (k - (len(group) - 1) / 2)
+    return offsets
+
+
 def plot_compute(table, path):
-    """Accuracy against training MACs, one point per row with its std.
+    """Accuracy against training MACs: each row's mean ± std and its seeds.
+
+    Rows at the same training compute (e.g. TNA, Single trained twice as
+    long, the ensemble: all 2x) are drawn side by side around their x.
 
     Args:
         table: `Table` from `compute_table`.
@@ -318,16 +343,21 @@ def plot_compute(table, path):
         The path written.
     """
     figure, axis = plotting.subplots(figsize=(6.4, 4.2), layout="constrained")
-    for record in table.records:
-        if not record["n"]:
-            continue
+    drawn = [r for r in table.records if r["n"]]
+    offsets = _dodge([r["train_macs_rel"] for r in drawn], step=0.07)
+    for record, offset in zip(drawn, offsets):
         marker = "s" if record["inference_macs_rel"] > 1.5 else "o"
-        axis.errorbar(record["train_macs_rel"], record["mean"], yerr=record["std"],
-                      marker=marker, capsize=4, linestyle="none",
-                      label=f"{record['row']} (n={record['n']})")
-    axis.set_xlabel("training compute (MACs, relative to the reference)")
+        line = axis.errorbar(record["train_macs_rel"] + offset, record["mean"],
+                             yerr=record["std"], marker=marker, capsize=4,
+                             linestyle="none", label=f"{record['row']} (n={record['n']})")
+        seeds = [float(v) for v in record["accuracies"].split(";")]
+        axis.plot([record["train_macs_rel"] + offset + 0.02] * len(seeds), seeds,
+                  marker=".", linestyle="none", alpha=0.5, color=line[0].get_color())
+    axis.set_xlabel("training compute (MACs, relative to the reference; "
+                    "rows near one x side by side)", fontsize=9)
     axis.set_ylabel("test accuracy of the network kept (%)")
-    axis.set_title("What the training compute buys (squares: 2x inference)")
+    axis.set_title("What the training compute buys\n(mean ± std, dots: seeds; squares: 2x inference)",
+                   fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7, loc="upper left")
     atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=120))
