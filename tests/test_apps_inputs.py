@@ -49,15 +49,16 @@ def _folder(root, classes=("a", "b"), images=4):
     return root
 
 
-def _app_without_tensorflow(*args):
-    """Runs train.py's main with TensorFlow and Keras blocked; (rc, stdout, stderr)."""
+def _app_without_tensorflow(*args, program="train"):
+    """Runs a program's `run()` (default: train.py's) with TensorFlow and Keras
+    blocked; (rc, stdout, stderr)."""
     code = (
         "import sys\n"
         "sys.modules['tensorflow'] = None\n"
         "sys.modules['keras'] = None\n"
-        f"sys.argv = ['train.py', *{list(args)!r}]\n"
-        "from keras_tna.cli import train\n"
-        "train.run()\n"
+        f"sys.argv = ['{program}.py', *{list(args)!r}]\n"
+        f"from keras_tna.cli import {program}\n"
+        f"{program}.run()\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
@@ -115,6 +116,19 @@ def test_help_and_flag_errors_answer_without_tensorflow(tmp_path):
     rc, _, err = _app_without_tensorflow(*SMOKE, "--peer_timeout_s=0")
     assert rc != 0 and "Traceback" not in err
     assert "flag --peer_timeout_s=0.0: `peer_timeout_s` must be a finite number > 0" in err.splitlines()[0]
+
+
+@pytest.mark.parametrize("program, own_flag", [
+    ("cka", "include_logits"), ("probes", "--probe_batch_size"),
+    ("robustness", "--source"), ("report", "plots"),
+])
+def test_other_programs_answer_help_and_bad_runs_without_tensorflow(program, own_flag, tmp_path):
+    rc, out, err = _app_without_tensorflow("--help", program=program)
+    assert rc == 1 and "Traceback" not in err, err[-2000:]  # absl exits 1 after help
+    assert own_flag in out and "--runs" in out and "--output_dir" in out
+    rc, _, err = _app_without_tensorflow(
+        f"--runs={tmp_path / 'missing'}", f"--output_dir={tmp_path}", program=program)
+    assert rc == 1 and "missing" in _one_error_line(err)
 
 
 # ------------------------------------------- output_dir, twin checkpoint, run files

@@ -12,35 +12,36 @@ analysis.evaluate_corruptions(base, analysis.TFDSCorruptions(), bundle.normalize
 ```
 """
 
-from keras_tna.analysis.cka import CKAResult, MinibatchCKA, compare_networks, linear_cka
-from keras_tna.analysis.common import (
-    Accuracy,
-    Evaluator,
-    feature_model,
-    resolve_layer_names,
-)
-from keras_tna.analysis.corruption_catalog import (
-    COMMON_CORRUPTIONS,
-    CORRUPTIONS,
-    EXTRA_CORRUPTIONS,
-    SEVERITIES,
-    corrupt_images,
-    get_corruption,
-)
-from keras_tna.analysis.corruption_sources import (
-    ArrayFolderCorruptions,
-    CorruptionSource,
-    GeneratedCorruptions,
-    ImageFolderCorruptions,
-    TFDSCorruptions,
-)
-from keras_tna.analysis.corruptions import (
-    CorruptionResult,
-    corruption_errors,
-    evaluate_corruptions,
-)
-from keras_tna.analysis.probes import ProbeResult, linear_probes, pooled_features, train_probes
+from keras_tna import tf_logs
+from keras_tna.lazy import lazy_attributes
 from keras_tna.runs.store import Run, load_network, read_run
+
+# Loaded on first use: cka, common, probes and corruptions import Keras (and
+# so TensorFlow); `import keras_tna.analysis` and its light submodules
+# (corruption_catalog) stay fast, so the analysis programs' --help does too.
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "keras_tna.analysis.cka": ("CKAResult", "MinibatchCKA", "compare_networks", "linear_cka"),
+        "keras_tna.analysis.common": (
+            "Accuracy", "Evaluator", "feature_model", "resolve_layer_names"),
+        "keras_tna.analysis.corruption_catalog": (
+            "COMMON_CORRUPTIONS", "CORRUPTIONS", "EXTRA_CORRUPTIONS", "SEVERITIES",
+            "corrupt_images", "get_corruption"),
+        "keras_tna.analysis.corruption_sources": (
+            "ArrayFolderCorruptions", "CorruptionSource", "GeneratedCorruptions",
+            "ImageFolderCorruptions", "TFDSCorruptions"),
+        "keras_tna.analysis.corruptions": (
+            "CorruptionResult", "corruption_errors", "evaluate_corruptions"),
+        "keras_tna.analysis.probes": (
+            "ProbeResult", "linear_probes", "pooled_features", "train_probes"),
+    },
+    globals(),
+    submodules=("cka", "common", "corruption_catalog", "corruption_sources", "corruptions",
+                "plots", "probes"),
+    # These names load Keras: TensorFlow's start-up notices are dropped first.
+    before_import=tf_logs.quiet_tensorflow_start,
+)
 
 __all__ = [
     "COMMON_CORRUPTIONS",

@@ -16,15 +16,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_tna import tf_logs  # noqa: E402
 
-tf_logs.quiet_tensorflow_start()  # before the analysis modules load TensorFlow
-
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flags)
-from keras_tna.analysis import cka  # noqa: E402
-from keras_tna.analysis import common  # noqa: E402
-from keras_tna.analysis import plots  # noqa: E402
 from keras_tna.runs import store  # noqa: E402
 from keras_tna import formatting  # noqa: E402
 
@@ -34,6 +29,8 @@ flags.DEFINE_boolean("include_logits", True, "Also compare the logits (the FC ro
 
 def run_cka():
     runs, skipped = store.find_runs(FLAGS.runs)
+    tf_logs.quiet_tensorflow_start()  # TensorFlow's start-up notices dropped, then:
+    from keras_tna.analysis import cka, common, plots  # TensorFlow: after the checks (fast --help)
     common.check_same_dataset(runs)
     pairs = cka.table5_pairs(runs)
     if not pairs:

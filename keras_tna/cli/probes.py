@@ -16,14 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_tna import tf_logs  # noqa: E402
 
-tf_logs.quiet_tensorflow_start()  # before the analysis modules load TensorFlow
-
 from absl import flags  # noqa: E402
 
 from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flags)
-from keras_tna.analysis import common  # noqa: E402
-from keras_tna.analysis import plots  # noqa: E402
-from keras_tna.analysis import probes  # noqa: E402
 from keras_tna.runs import store  # noqa: E402
 from keras_tna import formatting  # noqa: E402
 
@@ -46,6 +41,8 @@ flags.DEFINE_integer("seed", 0, "Seeds the probes' initialisation and batch orde
 
 def run_probes():
     runs, skipped = store.find_runs(FLAGS.runs)
+    tf_logs.quiet_tensorflow_start()  # TensorFlow's start-up notices dropped, then:
+    from keras_tna.analysis import common, plots, probes  # TensorFlow: after the checks (fast --help)
     common.check_same_dataset(runs)
     bundle = common.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
     if bundle.train is None:

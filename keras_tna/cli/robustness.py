@@ -25,15 +25,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_tna import tf_logs  # noqa: E402
 
-tf_logs.quiet_tensorflow_start()  # before the analysis modules load TensorFlow
-
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flags)
-from keras_tna.analysis import common  # noqa: E402
-from keras_tna.analysis import corruptions as corr  # noqa: E402
-from keras_tna.analysis import plots  # noqa: E402
 from keras_tna.analysis import corruption_catalog as catalog  # noqa: E402
 from keras_tna.analysis import corruption_sources as sources  # noqa: E402
 from keras_tna.runs import store  # noqa: E402
@@ -95,6 +90,8 @@ def run_robustness():
         severities.append(int(s))
     names = [catalog.get_corruption(c).name for c in FLAGS.corruptions]
     runs, skipped = store.find_runs(FLAGS.runs)
+    tf_logs.quiet_tensorflow_start()  # TensorFlow's start-up notices dropped, then:
+    from keras_tna.analysis import common  # TensorFlow: after the checks (fast --help)
     common.check_same_dataset(runs)
     bundle = common.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
     clean_images, clean_labels = common.load_run_test_set(
@@ -109,6 +106,8 @@ def run_robustness():
 
 
 def evaluate_runs(runs, source, bundle, names, severities, clean_images, clean_labels):
+    from keras_tna.analysis import common, corruptions as corr  # TensorFlow: after the checks (fast --help)
+
     results = {}
     for run in runs:
         model = run.load_base()
@@ -126,6 +125,8 @@ def evaluate_runs(runs, source, bundle, names, severities, clean_images, clean_l
 
 
 def report(runs, skipped, source, bundle, names, severities, clean_labels, results):
+    from keras_tna.analysis import common, corruptions as corr, plots  # TensorFlow: after the checks (fast --help)
+
     common_names = [c for c in names if c in catalog.COMMON_CORRUPTIONS]
     methods = list(results)
     per = {
