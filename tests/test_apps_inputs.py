@@ -120,7 +120,7 @@ def test_help_and_flag_errors_answer_without_tensorflow(tmp_path):
 
 @pytest.mark.parametrize("program, own_flag", [
     ("cka", "include_logits"), ("probes", "--probe_batch_size"),
-    ("robustness", "--source"), ("report", "plots"),
+    ("robustness", "--source"), ("report", "plots"), ("compute_report", "--num_classes"),
 ])
 def test_other_programs_answer_help_and_bad_runs_without_tensorflow(program, own_flag, tmp_path):
     rc, out, err = _app_without_tensorflow("--help", program=program)
@@ -129,6 +129,15 @@ def test_other_programs_answer_help_and_bad_runs_without_tensorflow(program, own
     rc, _, err = _app_without_tensorflow(
         f"--runs={tmp_path / 'missing'}", f"--output_dir={tmp_path}", program=program)
     assert rc == 1 and "missing" in _one_error_line(err)
+
+
+@pytest.mark.parametrize("shape", ["32,32", "32,x,3", "32,0,3"])
+def test_compute_report_bad_input_shape_is_one_line(shape, tmp_path):
+    rc, _, err = _app_without_tensorflow(f"--runs={tmp_path}", f"--input_shape={shape}",
+                                         program="compute_report")
+    line = _one_error_line(err)
+    assert rc == 1 and "--input_shape must be three positive integers" in line
+    assert f"Received: {shape}" in line
 
 
 # ------------------------------------------- output_dir, twin checkpoint, run files

@@ -17,16 +17,12 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_tna import tf_logs  # noqa: E402
-
-tf_logs.quiet_tensorflow_start()  # before `models` loads TensorFlow
-
 from absl import flags  # noqa: E402
 
 from keras_tna.cli import report_flags  # noqa: E402
 from keras_tna.cli import run_program  # noqa: E402
+from keras_tna import tf_logs  # noqa: E402
 from keras_tna.formatting import csv_text  # noqa: E402
-from keras_tna.reporting import compute  # noqa: E402
 from keras_tna.reporting.tables import collect  # noqa: E402
 from keras_tna.runs.atomic import atomic_write  # noqa: E402
 
@@ -41,10 +37,15 @@ def main(argv):
     try:
         shape = tuple(int(v) for v in FLAGS.input_shape)
     except ValueError:
-        sys.exit("compute_report.py: error: --input_shape must be three integers, "
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        sys.exit("compute_report.py: error: --input_shape must be three positive integers, "
                  f"e.g. 32,32,3. Received: {','.join(FLAGS.input_shape)}")
     try:
         results = collect(FLAGS.runs)
+        tf_logs.quiet_tensorflow_start()  # TensorFlow's start-up notices dropped, then:
+        from keras_tna.reporting import compute  # TensorFlow (MACs): after the checks (fast --help)
+
         made = compute.report(results, compute.macs_counter(FLAGS.num_classes, shape))
     except (ValueError, TypeError, FileNotFoundError) as error:
         sys.exit(f"compute_report.py: error: {error}")
