@@ -81,16 +81,18 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def csv_text(records, fieldnames=None):
+def csv_text(records, fieldnames=None, lineterminator="\r\n"):
     """CSV text of records: a header line, then one line per record.
 
     Args:
         records: list of dict. The rows; missing keys are left empty.
         fieldnames: list of str or None. The columns; default: the first
-            record's keys (`["model"]` when there are no records).
+            record's keys.
+        lineterminator: str. The end of each line (the `csv` module's
+            default, "\\r\\n", unless given).
 
     Returns:
-        str, lines ended by "\\r\\n" as the `csv` module writes them.
+        str.
 
     Examples:
 
@@ -98,9 +100,10 @@ def csv_text(records, fieldnames=None):
     'a,b\\r\\n1,2\\r\\n3,\\r\\n'
     """
     if fieldnames is None:
-        fieldnames = list(records[0]) if records else ["model"]
+        fieldnames = list(records[0])
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fieldnames, restval="")
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, restval="",
+                            lineterminator=lineterminator)
     writer.writeheader()
     writer.writerows(records)
     return buffer.getvalue()

@@ -21,7 +21,7 @@ def test_report_and_page_match_the_committed_runs(name):
     regenerate = (f"regenerate it: python apps/report.py --runs=docs/results/{name}/runs "
                   f"--output_dir=docs/results/{name} --name=report")
     assert (folder / "report.md").read_text() == made["markdown"], regenerate
-    page_name = name.removesuffix("_20ep") if name.endswith("_20ep") else name
+    page_name = name.removesuffix("_20ep")
     page = (RESULTS / f"{page_name}.md").read_text().splitlines()
     quoted = [line for line in made["markdown"].splitlines()
               if line.startswith(("|", "- ", "####"))]

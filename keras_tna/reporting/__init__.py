@@ -97,7 +97,8 @@ def report(paths, output_dir=None, name="report", plots=True, echo=True):
         md_path = out / f"{name}.md"
         atomic_write(md_path, markdown)
         csv_path = out / f"{name}.csv"
-        atomic_write(csv_path, csv_text([r for t in found for r in t.records]))
+        records = [r for t in found for r in t.records]
+        atomic_write(csv_path, csv_text(records, None if records else ["model"]))
         files += [md_path, csv_path]
         if plots:
             for written in (

@@ -24,6 +24,7 @@ import os
 import pathlib
 import shutil
 
+from keras_tna.formatting import csv_text
 from keras_tna.runs import layout
 from keras_tna.runs.atomic import RunWriteError, atomic_write, fault_step, fsync_dir
 from keras_tna.runs.lock import RunLock
@@ -68,13 +69,8 @@ def history_row(epoch, logs):
 def history_text(rows):
     """history.csv's text: `epoch`, then the sorted union of the rows' keys."""
     keys = sorted({k for row in rows for k in row if k != "epoch"})
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["epoch"] + keys, restval="",
-                            lineterminator="\n")
-    writer.writeheader()
-    for row in sorted(rows, key=lambda r: int(r["epoch"])):
-        writer.writerow(row)
-    return buffer.getvalue()
+    return csv_text(sorted(rows, key=lambda r: int(r["epoch"])), ["epoch"] + keys,
+                    lineterminator="\n")
 
 
 def _parse_history(text):
