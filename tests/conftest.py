@@ -60,8 +60,46 @@ def run_python():
     return run
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run_large",
+        action="store_true",
+        default=False,
+        help="also run the tests marked `large` (notebooks, multi-process "
+        "tf.distribute, kill-and-resume trials, fresh-interpreter checks); "
+        "CI runs them (.ci/run).",
+    )
+
+
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line(
+        "markers",
+        "large: a heavy test (over ~5 s on 2 cores, or a fresh interpreter); "
+        "runs only with --run_large",
+    )
+    config.addinivalue_line(
+        "markers",
+        "every_backend: runs on each Keras backend (KERAS_BACKEND=jax/torch "
+        "runs only these; the rest are TensorFlow-only)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselects what this pass does not run: large tests without --run_large,
+    and on JAX or PyTorch every test not marked `every_backend`."""
+    other_backend = keras.backend.backend() != "tensorflow"
+    run_large = config.getoption("--run_large")
+    kept, dropped = [], []
+    for item in items:
+        if (not run_large and item.get_closest_marker("large")) or (
+            other_backend and not item.get_closest_marker("every_backend")
+        ):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

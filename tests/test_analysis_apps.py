@@ -21,7 +21,7 @@ from keras_tna.analysis import common
 from keras_tna.analysis import corruption_catalog as catalog
 from keras_tna.runs import store
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.large
 APPS = pathlib.Path(__file__).resolve().parents[1] / "apps"
 
 

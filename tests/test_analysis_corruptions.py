@@ -83,7 +83,7 @@ def test_grey_images_and_bad_images():
         catalog.corrupt_images(textured(1, 32), "fog", 6)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_worker_processes_give_the_same_images(tmp_path):
     images, labels = textured(6, 32), np.arange(6)
     variants = [("impulse_noise", 2), ("frost", 4)]

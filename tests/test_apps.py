@@ -313,8 +313,8 @@ def test_divergence_stops_early_and_keeps_the_last_good_epoch(tmp_path):
 
 @pytest.mark.parametrize(
     "method",
-    ["single", pytest.param("dml", marks=pytest.mark.slow),
-     pytest.param("ensemble", marks=pytest.mark.slow)],
+    ["single", pytest.param("dml", marks=pytest.mark.large),
+     pytest.param("ensemble", marks=pytest.mark.large)],
 )
 def test_other_methods(tmp_path, method):
     results = training.train(_smoke(tmp_path, method=method))
@@ -327,7 +327,7 @@ def test_other_methods(tmp_path, method):
         assert 0.0 <= results["ensemble_accuracy"] <= 1.0
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_mirrored_strategy_and_mixed_precision_run(tmp_path):
     results = training.train(
         _smoke(tmp_path, strategy="mirrored", mixed_precision="mixed_bfloat16")
@@ -505,7 +505,7 @@ def test_report_without_results_says_so(tmp_path):
         reporting.collect([tmp_path])
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize("app, own_flag", [
     ("report.py", "--[no]plots"),           # its own flag
     ("compute_report.py", "--num_classes"),
@@ -522,7 +522,7 @@ def test_help_lists_the_programs_flags(app, own_flag):
     assert "--runs" in flag_lines and "--output_dir" in flag_lines  # the shared flags
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_main_job_command_smoke(tmp_path):
     command = [
         sys.executable, "apps/train.py",

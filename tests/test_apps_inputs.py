@@ -276,7 +276,7 @@ def test_divergence_in_the_first_epoch_claims_no_checkpoint(tmp_path):
     assert not (tmp_path / "checkpoints" / "latest.weights.h5").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_sweep_with_a_diverged_run_exits_non_zero_naming_it(tmp_path):
     result = subprocess.run(
         [sys.executable, "apps/train.py", *SMOKE, "--methods=single,tna", "--seeds=0",
@@ -318,7 +318,7 @@ def _lonely_worker(tmp_path, timeout_s):
     return proc, peer
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_missing_peer_is_named_while_waiting_and_times_out(tmp_path):
     proc, peer = _lonely_worker(tmp_path, 3)
     out, err = proc.communicate(timeout=300)
@@ -333,7 +333,7 @@ def test_missing_peer_is_named_while_waiting_and_times_out(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_sigterm_while_waiting_for_a_peer_exits_with_one_line(tmp_path):
     proc, peer = _lonely_worker(tmp_path, 600)
     try:

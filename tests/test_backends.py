@@ -42,7 +42,7 @@ def saved_here(tmp_path_factory):
     return directory
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize("loader", [b for b in MODULES if b != HERE])
 def test_saved_twin_model_loads_and_resumes_on_the_other_backend(saved_here, loader):
     """Weights, both optimizers' states, predictions, and one more epoch agree.
@@ -58,7 +58,7 @@ def test_saved_twin_model_loads_and_resumes_on_the_other_backend(saved_here, loa
     assert "Skipping variable loading" not in result.stderr, result.stderr[-3000:]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.skipif(
     HERE != "jax" or not installed("jax"),
     reason="keras.distribution's DataParallel is tested in the JAX pass",
@@ -123,7 +123,7 @@ def test_optimizers_are_written_by_their_public_names():
     assert backend.serialize_optimizer(None) is None
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.skipif(HERE != "torch", reason="torch.compile is tested in the PyTorch pass")
 def test_jit_compile_on_torch_trains_as_the_eager_step():
     """`compile(jit_compile=True)` wraps the TwinModel step in `torch.compile`;

@@ -625,7 +625,7 @@ def test_tinyimagenet_errors(tmp_path, breakage, error, match):
 # ---------------------------------------------------- real CIFAR-10 folder
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_real_cifar10_folder(cifar10_folder):
     name = f"folder:{cifar10_folder}"
     bundle = data.load(name, batch_size=256)

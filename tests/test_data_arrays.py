@@ -73,7 +73,7 @@ def candidates(image, pad, flip):
 FREE_BACKEND = "torch" if keras.backend.backend() == "torch" else "jax"
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.skipif(
     importlib.util.find_spec(FREE_BACKEND) is None, reason=f"{FREE_BACKEND} not installed"
 )
@@ -122,7 +122,7 @@ def test_tensorflow_free_run(tmp_path):
     )
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_module_imports_without_tensorflow(run_python):
     """TensorFlow is installed here, yet not imported by the TF-free path."""
     code = (

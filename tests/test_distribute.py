@@ -373,7 +373,7 @@ def run_worker_group(tmp, name, worker_args, cluster_size=2):
                 proc.wait()
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @tensorflow_backend_only
 def test_multi_worker_matches_one_worker_stops_on_dead_peer_and_resumes(tmp_path):
     backup = tmp_path / "checkpoints"
@@ -433,7 +433,7 @@ def test_multi_worker_matches_one_worker_stops_on_dead_peer_and_resumes(tmp_path
     assert not backup.exists()  # the chief removed it at the end of training
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_worker_whose_peer_never_comes_up_stops_before_training(tmp_path):
     # Worker 1 of a 2-worker cluster is never started (e.g. it was given the
     # wrong task index): worker 0 stops with a TimeoutError, no training.

@@ -10,7 +10,7 @@ the line(s) right before a block changes how it is run:
   the reason;
 - `<!-- snippet: requires <module> -->`: skipped unless `<module>` imports
   (an optional extra);
-- `<!-- snippet: slow -->`: run, marked `slow` (deselect with `-m "not slow"`).
+- `<!-- snippet: large -->`: run, marked `large` (runs with `--run_large`).
 """
 
 import importlib.util
@@ -30,7 +30,7 @@ _FENCE_OPEN = re.compile(r"^(\s*)```python\s*$")
 _FENCE_CLOSE = re.compile(r"^\s*```\s*$")
 _MARKER = re.compile(r"^\s*<!--\s*snippet:\s*(.*?)\s*-->\s*$")
 _DIRECTIVE = re.compile(
-    r"^(?:skip\s*\((?P<reason>.+)\)|requires\s+(?P<module>[\w.]+)|(?P<slow>slow))$"
+    r"^(?:skip\s*\((?P<reason>.+)\)|requires\s+(?P<module>[\w.]+)|(?P<large>large))$"
 )
 
 
@@ -50,7 +50,7 @@ def _parse(path):
             if directive is None:
                 raise ValueError(
                     f"{path.name}:{i + 1}: unknown snippet marker; use "
-                    "'skip (reason)', 'requires <module>' or 'slow'. "
+                    "'skip (reason)', 'requires <module>' or 'large'. "
                     f"Received: {line.strip()!r}"
                 )
             pending.append(directive.groupdict())
@@ -76,7 +76,7 @@ def _cases():
     for path in DOCS:
         relative = path.relative_to(REPO).as_posix()
         for index, (line, code, directives) in enumerate(_parse(path)):
-            marks = [pytest.mark.slow] if any(d["slow"] for d in directives) else []
+            marks = [pytest.mark.large] if any(d["large"] for d in directives) else []
             cases.append(
                 pytest.param(
                     relative, line, code, directives, marks=marks,
@@ -127,7 +127,7 @@ def test_markers(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text(
         "text\n\n<!-- snippet: skip (needs a TPU) -->\n```python\nx = 1\n```\n"
-        "<!-- snippet: requires keras_hub -->\n<!-- snippet: slow -->\n"
+        "<!-- snippet: requires keras_hub -->\n<!-- snippet: large -->\n"
         "  ```python\n  y = 2\n  ```\n```python\nz = 3\n```\n```bash\nls\n```\n",
         encoding="utf-8",
     )
@@ -135,12 +135,12 @@ def test_markers(tmp_path):
     assert a[1] == "x = 1\n" and a[2][0]["reason"] == "needs a TPU"
     assert b[1] == "y = 2\n"
     assert [d["module"] for d in b[2]] == ["keras_hub", None]
-    assert b[2][1]["slow"] and c[2] == []
+    assert b[2][1]["large"] and c[2] == []
     doc.write_text("<!-- snippet: skip -->\n```python\nx = 1\n```\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown snippet marker"):
         _parse(doc)
     doc.write_text(
-        "<!-- snippet: slow -->\nprose\n```python\nx\n```\n", encoding="utf-8"
+        "<!-- snippet: large -->\nprose\n```python\nx\n```\n", encoding="utf-8"
     )
     with pytest.raises(ValueError, match="right before"):
         _parse(doc)

@@ -138,7 +138,7 @@ def test_bad_input_raises_clear_errors(keras_hub, name, kwargs, error, match):
         models.build(name, 10, CIFAR, **kwargs)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_app_trains_a_keras_hub_backbone_from_network_args(keras_hub, tmp_path):
     import json
 

@@ -204,7 +204,7 @@ def test_export_after_fit_writes_the_base(tmp_path):
     )
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_load_model_works_in_a_fresh_process_importing_keras_tna_first(tmp_path):
     model = sgd_model()
     x, y = data(n=16)

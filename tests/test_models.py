@@ -180,7 +180,7 @@ def test_counts_blocks_and_logits(
     assert model.output.dtype == "float32"
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_wide_resnet18_4x_count():
     # Width 4: 16x the conv weights of ResNet-18, 4x its BN channels.
     model = models.build("wide_resnet18", 100, (32, 32, 3), width=4)

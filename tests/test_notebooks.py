@@ -300,7 +300,7 @@ def _outputs_text(nb):
     return "\n".join(texts)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_top_to_bottom_in_the_smoke_setting(path, tmp_path):
     start = time.time()

@@ -30,7 +30,7 @@ def test_import_keras_tna_does_not_import_keras(run_python):
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize(
     "imports",
     [

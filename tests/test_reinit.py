@@ -137,7 +137,7 @@ def test_one_config_per_weight_layer_of_the_convnet_and_none():
     assert names == layers | {"none"}
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize("path", REINIT_CONFIGS, ids=lambda p: p.stem)
 def test_reinit_config_runs_in_smoke_mode(path, tmp_path):
     config, sweep = _parse(

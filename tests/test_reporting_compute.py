@@ -128,7 +128,7 @@ def test_interrupted_plot_keeps_the_old_file(table, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["c.png"]  # no temporary file left
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_app_writes_the_report(tmp_path):
     import pathlib
     import subprocess
@@ -159,7 +159,7 @@ def test_app_writes_the_report(tmp_path):
     assert records["TNA, 20 ep"]["accuracies"] == "73.00;74.00;78.00"  # each seed, for the plot
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_committed_report_and_results_page_match_the_committed_runs():
     """The committed report is what the app makes of the committed runs now,
     and the results page quotes its table unchanged (no drifting copy)."""

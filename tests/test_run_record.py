@@ -454,7 +454,7 @@ def _train_py_lines(stderr):
     return [line for line in stderr.splitlines() if line.startswith("train.py:")]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_real_sigkill_during_the_checkpoint_then_resume(reference, tmp_path, capsys):
     out = tmp_path / "run"
     done = _app(tmp_path, out, _hook_prelude(
@@ -467,7 +467,7 @@ def test_real_sigkill_during_the_checkpoint_then_resume(reference, tmp_path, cap
     _assert_same_run(out, results, reference)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_real_sigint_is_one_line_exit_130_and_resumable(reference, tmp_path):
     out = tmp_path / "run"
     done = _app(tmp_path, out, _hook_prelude(
@@ -481,7 +481,7 @@ def test_real_sigint_is_one_line_exit_130_and_resumable(reference, tmp_path):
     _assert_same_run(out, training.train(_smoke(out)), reference)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_real_file_size_limit_is_one_line_without_a_crash(tmp_path):
     out = tmp_path / "run"
     done = _app(tmp_path, out, (
@@ -496,7 +496,7 @@ def test_a_real_file_size_limit_is_one_line_without_a_crash(tmp_path):
     assert "no epoch had finished" in line
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize("event, suffix, occurrence", [
     ("written", ".staging-epoch_0001/state.weights.h5", 1),
     ("replaced", ".staging-epoch_0002/history.csv", 1),

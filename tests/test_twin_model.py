@@ -358,7 +358,7 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated preemption")
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_backup_and_restore_resumes_both_optimizers_exactly(tmp_path, op_determinism):
     x, y = batch(n=32)
 
