@@ -171,6 +171,118 @@ def test_names_are_imported_from_the_module_that_defines_them():
     assert indirect == []
 
 
+INITS = [p for p in SOURCES if p.name == "__init__.py"]
+# Where users read and write keras_tna's names: every route they see is one of these.
+OUTSIDE = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
+    *sorted((ROOT / "notebooks").glob("*.ipynb")),
+    *sorted((ROOT / "tests").glob("*.py")),
+    *sorted((ROOT / "benchmarks").glob("*.py")),
+    *sorted((ROOT / "apps").glob("*.py")),
+    *SOURCES,  # docstrings and comments
+]
+
+
+def _all_of(tree):
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return [elt.value for elt in node.value.elts]
+    return None
+
+
+def _exports(path):
+    """{name in `__all__`: the module defining it} of a package `__init__.py`.
+
+    A name comes from the `__init__` itself, a `from keras_tna... import`, or
+    the `lazy_attributes(__name__, {module: (names, ...)}, ...)` table;
+    submodules listed in `__all__` are left out.
+    """
+    tree = ast.parse(path.read_text())
+    package = _module_name(path)
+    sources = {name: package for name in _defined_names(path)}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_tna"):
+            for alias in node.names:
+                if not _is_module(f"{node.module}.{alias.name}"):
+                    sources[alias.asname or alias.name] = node.module
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "lazy_attributes":
+            table = call.args[1]
+            for module, names in zip(table.keys, table.values):
+                for name in names.elts:
+                    sources[name.value] = module.value
+    exported = {}
+    for name in _all_of(tree) or []:
+        if _is_module(f"{package}.{name}"):
+            continue
+        assert name in sources, f"{_relative(path)}: __all__ names {name!r}, which it lacks"
+        exported[name] = sources[name]
+    return exported
+
+
+def test_every_package_lists_its_public_names_in_all():
+    missing = [_relative(p) for p in INITS if _all_of(ast.parse(p.read_text())) is None]
+    assert missing == []
+    # A name imported into an __init__ is public (in __all__) or used there.
+    for path in INITS:
+        tree = ast.parse(path.read_text())
+        public = set(_all_of(tree))
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_tna"):
+                for alias in node.names:
+                    name = alias.asname or alias.name
+                    if _is_module(f"{node.module}.{alias.name}"):
+                        continue
+                    assert not name.startswith("_"), f"{_relative(path)} re-exports {name}"
+                    assert name in public or name in used, f"{_relative(path)}: {name}"
+
+
+def _public_routes():
+    """{(defining module, name): [packages whose __all__ lists it]}."""
+    routes = {}
+    for path in INITS:
+        for name, module in _exports(path).items():
+            routes.setdefault((module, name), []).append(_module_name(path))
+    return routes
+
+
+def test_every_public_name_has_one_route():
+    twice = {key: packages for key, packages in _public_routes().items() if len(packages) > 1}
+    assert twice == {}
+
+
+def test_docs_notebooks_and_tests_use_the_one_route():
+    # `keras_tna.<package>.<name>` and `from keras_tna.<package> import <name>`
+    # name only the package whose __all__ lists it (or the defining module).
+    routes = _public_routes()
+    packages = {}
+    for (module, name), where in routes.items():
+        packages.setdefault(name, set()).update({*where, module})
+    # Names that two objects share (`data.available`, `models.available`) are left out.
+    names = {name for name in packages if [n for _, n in routes].count(name) == 1}
+    wrong = []
+    for path in OUTSIDE:
+        text = path.read_text()
+        dotted = re.findall(r"\b(keras_tna(?:\.\w+)*)\.(\w+)\b", text)
+        imported = [
+            (module, name.strip().split(" as ")[0])
+            for module, names in re.findall(
+                r"from (keras_tna(?:\.\w+)*) import \(?([\w, \n]+)\)?", text)
+            for name in names.split(",") if name.strip()
+        ]
+        if path in SOURCES:
+            imported = []  # inside the package: the defining module (test above)
+        for module, name in dotted + imported:
+            if (name in names and module not in packages[name]
+                    and not _is_module(f"{module}.{name}")):
+                wrong.append(f"{path.relative_to(ROOT)}: {module}.{name}")
+    assert wrong == []
+
+
 def test_modules_import_only_what_they_use():
     # A module that imports a name it does not use is re-exporting it: only a
     # package __init__ may (its public names).

@@ -199,11 +199,11 @@ def test_shard_sets_the_policy_and_keeps_the_elements(policy):
 
 def test_worker_roles_and_seeds():
     # (task type, index, jobs) -> (is chief, worker index in shard order)
-    assert distribute._task_role("worker", 0, {"worker": 2}) == (True, 0)
-    assert distribute._task_role("worker", 1, {"worker": 2}) == (False, 1)
-    assert distribute._task_role("chief", 0, {"chief": 1, "worker": 2}) == (True, 0)
-    assert distribute._task_role("worker", 0, {"chief": 1, "worker": 2}) == (False, 1)
-    assert distribute._task_role("worker", 1, {"chief": 1, "worker": 2}) == (False, 2)
+    assert distribute.workers._task_role("worker", 0, {"worker": 2}) == (True, 0)
+    assert distribute.workers._task_role("worker", 1, {"worker": 2}) == (False, 1)
+    assert distribute.workers._task_role("chief", 0, {"chief": 1, "worker": 2}) == (True, 0)
+    assert distribute.workers._task_role("worker", 0, {"chief": 1, "worker": 2}) == (False, 1)
+    assert distribute.workers._task_role("worker", 1, {"chief": 1, "worker": 2}) == (False, 2)
     one = tf.distribute.get_strategy()
     assert distribute.num_workers(one) == 1
     assert distribute.worker_seed(7, one, "data") == 7

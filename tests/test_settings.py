@@ -14,7 +14,7 @@ from absl import flags as absl_flags
 
 from keras_tna import settings
 from keras_tna.cli import train_flags
-from keras_tna.runs.config import TrainConfig
+from keras_tna.training import TrainConfig
 
 FLAGS = absl_flags.FLAGS
 

@@ -173,7 +173,7 @@ def config_from_flags(flag_values=FLAGS):
         flag_values: absl `FlagValues`, parsed.
 
     Returns:
-        `keras_tna.TrainConfig`.
+        `keras_tna.training.TrainConfig`.
     """
     return TrainConfig(
         **{
