@@ -159,7 +159,8 @@ def test_training_imports_and_checks_configs_without_tensorflow(run_python):
         "sys.modules['tensorflow'] = None\n"
         "from keras_tna import runs, training\n"
         "config = training.TrainConfig(dataset='digits', image_size=32).validate()\n"
-        "print(config.effective_alpha(), training.make_optimizer('sgd', 0.1, 10, 2))\n",
+        "print(config.method_spec.effective_alpha(config),\n"
+        "      training.make_optimizer('sgd', 0.1, 10, 2))\n",
         backend="jax",
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -317,6 +317,61 @@ def test_imports_inside_functions_say_why():
     assert silent == []
 
 
+# ---------------------------------------------------------------- owners
+def _method_names():
+    """The names of `methods.METHODS` (its `Method("name", ...)` entries)."""
+    tree = ast.parse((PACKAGE / "methods.py").read_text())
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Method"
+        and node.args and isinstance(node.args[0], ast.Constant)
+    }
+
+
+def test_only_methods_py_compares_with_a_method_name():
+    claim = re.search(
+        r"`methods\.py` is the only module that compares a value with a method's name"
+        r"\s*\((.*?)\)", _section("Owners"), re.S,
+    )
+    assert claim, "'## Owners' no longer says who branches on method names"
+    other_vocabularies = set(re.findall(r"`(\w+\.py)`", claim.group(1)))
+    names = _method_names()
+    assert {"single", "tna", "ensemble"} <= names
+    branching = []
+    for path in SOURCES:
+        if _relative(path) in {"methods.py", *other_vocabularies}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                operands = [node.left, *node.comparators]
+            elif isinstance(node, ast.Dict):
+                operands = [key for key in node.keys if key is not None]
+            else:
+                continue
+            if any(
+                isinstance(leaf, ast.Constant) and leaf.value in names
+                for operand in operands
+                for leaf in ast.walk(operand)
+            ):
+                branching.append(f"{_relative(path)}:{node.lineno} {ast.unparse(node)[:60]}")
+    assert branching == []
+
+
+def test_the_effective_alpha_and_the_divergence_rule_have_one_owner():
+    definitions, comparisons = [], []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                node.name == "effective_alpha"
+            ):
+                definitions.append(_relative(path))
+            if isinstance(node, ast.Compare) and "DIVERGENCE_ALPHA" in ast.unparse(node):
+                comparisons.append(_relative(path))
+    assert definitions == ["methods.py"]
+    assert comparisons == ["methods.py"]
+
+
 # ---------------------------------------------------------------- private names
 @pytest.mark.parametrize("pattern", [r"^\s*(from|import) keras\.src\b",
                                      r"^\s*(from|import) tensorflow\.(python|compiler)\b"])

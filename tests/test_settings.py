@@ -134,6 +134,20 @@ def test_twin_model_cases_cover_its_settings():
     assert {name for name, _ in TWIN_MODEL_CASES} == set(settings.TWIN_MODEL_SETTINGS)
 
 
+# The sweep lists of apps/train.py: each value by its setting's rule.
+SWEEP_CASES = [
+    ("alphas", "alpha", "inf"), ("alphas", "alpha", "nan"), ("alphas", "alpha", "-1.0"),
+    ("seeds", "seed", "-1"),
+    ("matching_start_epochs", "matching_start_epoch", "-1"),
+]
+
+
+@pytest.mark.parametrize("flag,name,text", SWEEP_CASES)
+def test_sweep_lists_check_each_value_by_its_setting(flag, name, text):
+    listed = _flag_error(f"--{flag}=0,{text}")
+    assert listed.endswith(": " + _config_error(**{name: _typed(name, text)})), listed
+
+
 def test_alpha_inf_says_finite_everywhere():
     message = _config_error(alpha=math.inf)
     assert message.startswith("`alpha` must be a finite number >= 0")
