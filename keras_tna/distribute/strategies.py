@@ -208,23 +208,19 @@ def _drain(listener):
 def _bound_cluster_registration(cluster, timeout_s):
     """Configures TensorFlow's coordination service as MultiWorkerMirroredStrategy
     would, plus a bound on the wait for all workers to register."""
-    try:
-        # TensorFlow has no public API for the coordination service's settings
-        # (the strategy sets them itself, without a bound): this one private module.
+    try:  # TensorFlow has no public API for the coordination service's settings
         from tensorflow.python.eager import context
     except ImportError:  # another TensorFlow layout: keep its defaults
         return
     if context.context().coordination_service is not None:
         return
-    # The coordination service's job list, built as the public ConfigProto's field.
-    service = tf.compat.v1.ConfigProto().experimental.coordination_config
+    service = tf.compat.v1.ConfigProto().experimental.coordination_config  # public
     for job in _JOB_TYPES:
         if job in cluster:
             service.coordinated_job_list.add(name=job, num_tasks=len(cluster[job]))
     context.context().configure_coordination_service(
         service_type="standalone",
-        # The strategy's own leader (`multi_worker_util.coordination_leader`):
-        # the chief, else worker 0 (TF_CONFIG has no other jobs here).
+        # The strategy's own leader: the chief, else worker 0.
         service_leader=f"/job:{'chief' if 'chief' in cluster else 'worker'}/replica:0/task:0",
         coordinated_jobs=list(service.coordinated_job_list),
         cluster_register_timeout_in_ms=int(math.ceil(timeout_s * 1000)),
