@@ -17,6 +17,29 @@ import dataclasses
 DIVERGENCE_ALPHA = 5e-2
 
 
+def divergence_warning(alphas):
+    """The warning for the largest of `alphas` from `DIVERGENCE_ALPHA` up, else None.
+
+    Args:
+        alphas: list of float. The values of the `alpha` setting that a run
+            or a sweep trains with.
+
+    Examples:
+
+    >>> divergence_warning([5e-3]) is None
+    True
+    >>> divergence_warning([5e-3, 0.1])[:30]
+    'Warning: alpha=0.1 >= 0.05, wh'
+    """
+    alpha = max(alphas)
+    if alpha < DIVERGENCE_ALPHA:
+        return None
+    return (
+        f"Warning: alpha={alpha:g} >= {DIVERGENCE_ALPHA:g}, where the paper saw training "
+        "fail to converge; a divergence stops the run early."
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Method:
     """A training method of the paper: what `train` does and how it is shown.
@@ -39,6 +62,8 @@ class Method:
             the twin of one run of this method.
         network_names: tuple of two str. What the method calls its two
             networks in labels (`("base", "twin")`; DML's `("A", "B")`).
+        ensembled: bool. What the method keeps for inference is the ensemble
+            of its two networks (averaged logits), not the base.
 
     Examples:
 
@@ -59,6 +84,7 @@ class Method:
     cka_vs_single: str = None
     cka_within: str = None
     network_names: tuple = ("base", "twin")
+    ensembled: bool = False
 
     @property
     def matches(self):
@@ -69,6 +95,16 @@ class Method:
     def is_baseline(self):
         """The single network every other method is compared with."""
         return not self.twin
+
+    @property
+    def accuracy_key(self):
+        """The `results.json` accuracy of what the method keeps for inference."""
+        return "ensemble_accuracy" if self.ensembled else "base_accuracy"
+
+    @property
+    def networks_kept(self):
+        """How many networks run at inference: both for an ensemble, else the base."""
+        return 2 if self.ensembled else 1
 
     def effective_alpha(self, values):
         """The matching weight a run of this method trains with.
@@ -164,6 +200,7 @@ METHODS = {
             twin=True,
             matching="tna",
             uses=("twin_model", "twin_reinit"),
+            ensembled=True,
         ),
     )
 }

@@ -2,12 +2,14 @@
 
 `SETTINGS` is the one declaration per setting from which the rest derives:
 the flags of `apps/train.py` (`keras_tna.cli.train_flags` defines one flag per
-setting, with its help and `Setting.check` as validator), the fields of
-`keras_tna.training.TrainConfig` (made from `SETTINGS`, checked by the same
-`Setting.check`) and `TwinModel`'s checks of `alpha`, `temperature`,
-`matching_start_epoch` and `batch_size` (`keras_tna.checks.arguments`). The
-same bad value therefore gives one message whichever way it comes in: a flag,
-a `TrainConfig` or a `TwinModel` argument.
+setting, with its help and `Setting.check` as validator, and checks each value
+of the sweep lists `--alphas`, `--seeds`, `--matching_start_epochs` by the
+same rule), the fields of `keras_tna.training.TrainConfig` (made from
+`SETTINGS`, checked by the same `Setting.check`) and `TwinModel`'s checks of
+`alpha`, `temperature`, `matching_start_epoch` and `batch_size`
+(`keras_tna.checks.arguments`). The same bad value therefore gives one
+message whichever way it comes in: a flag, a `TrainConfig` or a `TwinModel`
+argument.
 
 What needs a registry (network and dataset names, initializers, the frozen
 twin's file) or several settings at once (warm-up against epochs) is checked
@@ -29,9 +31,6 @@ from typing import Optional
 
 from keras_tna import methods
 from keras_tna.data import source as data_source
-
-# Kinds of settings (`Setting.kind`).
-KINDS = (int, float, bool, str)
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "cosine_epoch", "constant")

@@ -12,10 +12,15 @@ a user's metric its own).
 import keras
 from keras import ops
 
-# The trainer module's `MetricsList` is the container whose members Keras'
-# callbacks search (by name) for a metric's direction under mode="auto"; it is
-# exported under no public name in keras 3.15.
-from keras.src.trainers.compile_utils import MetricsList
+try:
+    # Keras' callbacks read a metric's direction (mode="auto") only from members
+    # of this container, which keras 3.15 exports under no public name.
+    from keras.src.trainers.compile_utils import MetricsList
+except ImportError:  # a Keras that moved it: mode="auto" then needs an explicit mode
+
+    class MetricsList(keras.metrics.Metric):
+        def __init__(self, metrics, name="metrics_list"):
+            super().__init__(name=name)
 
 LOSS_NAMES = ("loss", "base_loss", "twin_loss", "matching_loss")
 NETWORKS = ("base", "twin", "ensemble")

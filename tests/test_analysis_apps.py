@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+from keras_tna import analysis
 from keras_tna import training
 from keras_tna.analysis import cka
 from keras_tna.analysis import common
@@ -58,7 +59,7 @@ def test_cka_app(runs_dir, tmp_path):
     assert out["layers"] == [f"block_{i}" for i in range(1, 7)] + ["logits"]
     assert out["num_examples"] == 360  # the whole digits test set
     # The app's Base vs Twin matrix of tna seed 0 equals the library's.
-    run = store.read_run(runs_dir / "tna" / "seed_0")
+    run = analysis.read_run(runs_dir / "tna" / "seed_0")
     bundle = common.load_run_dataset(run)
     images, labels = common.load_run_test_set(run)
     expected = cka.compare_networks(
@@ -101,7 +102,7 @@ def test_robustness_app_generated(runs_dir, tmp_path):
     cached = sorted(p.name for p in cache.rglob("*.npy"))
     assert cached == ["contrast_2_seed0_n60.npy", "elastic_transform_2_seed0_n60.npy"]
     # Re-evaluate one network on the cached images in-process.
-    run = store.read_run(runs_dir / "tna" / "seed_1")
+    run = analysis.read_run(runs_dir / "tna" / "seed_1")
     bundle = common.load_run_dataset(run)
     images, labels = common.load_run_test_set(run, 60)
     corrupted = np.load(next(cache.rglob("elastic_transform_2_seed0_n60.npy")))
@@ -131,10 +132,10 @@ def test_apps_reject_bad_input(runs_dir, tmp_path):
         common.check_same_dataset(runs)
     (other / "base.keras").write_text("not a network")
     with pytest.raises(ValueError, match="is not a network this package can read"):
-        store.read_run(other).load_base()
+        analysis.read_run(other).load_base()
     with pytest.raises(FileNotFoundError, match="no results.json"):
-        store.read_run(runs_dir / "tna")
-    model = store.read_run(runs_dir / "tna" / "seed_0").load_twin()
+        analysis.read_run(runs_dir / "tna")
+    model = analysis.read_run(runs_dir / "tna" / "seed_0").load_twin()
     with pytest.raises(ValueError, match=r"\['nope'\] are not in model"):
         common.resolve_layer_names(model, ["block_1", "nope"])
 

@@ -20,23 +20,12 @@ from keras_tna import models as tna_models
 from keras_tna import reporting
 from keras_tna import settings
 from keras_tna import training
+from keras_tna.cli import train_flags as app_flags
 from keras_tna.data import registry as data_registry
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "configs").rglob("*.flags"))
 FLAGS = absl_flags.FLAGS
-
-
-def _load_flags_module():
-    spec = importlib.util.spec_from_file_location(
-        "keras_tna_apps_flags", REPO / "apps" / "flags.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-app_flags = _load_flags_module()
 
 
 def _parse(*args):
@@ -170,7 +159,8 @@ def test_training_imports_and_checks_configs_without_tensorflow(run_python):
         "sys.modules['tensorflow'] = None\n"
         "from keras_tna import runs, training\n"
         "config = training.TrainConfig(dataset='digits', image_size=32).validate()\n"
-        "print(config.effective_alpha(), training.make_optimizer('sgd', 0.1, 10, 2))\n",
+        "print(config.method_spec.effective_alpha(config),\n"
+        "      training.make_optimizer('sgd', 0.1, 10, 2))\n",
         backend="jax",
     )
     assert result.returncode == 0, result.stderr[-3000:]

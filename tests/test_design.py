@@ -171,6 +171,118 @@ def test_names_are_imported_from_the_module_that_defines_them():
     assert indirect == []
 
 
+INITS = [p for p in SOURCES if p.name == "__init__.py"]
+# Where users read and write keras_tna's names: every route they see is one of these.
+OUTSIDE = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
+    *sorted((ROOT / "notebooks").glob("*.ipynb")),
+    *sorted((ROOT / "tests").glob("*.py")),
+    *sorted((ROOT / "benchmarks").glob("*.py")),
+    *sorted((ROOT / "apps").glob("*.py")),
+    *SOURCES,  # docstrings and comments
+]
+
+
+def _all_of(tree):
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return [elt.value for elt in node.value.elts]
+    return None
+
+
+def _exports(path):
+    """{name in `__all__`: the module defining it} of a package `__init__.py`.
+
+    A name comes from the `__init__` itself, a `from keras_tna... import`, or
+    the `lazy_attributes(__name__, {module: (names, ...)}, ...)` table;
+    submodules listed in `__all__` are left out.
+    """
+    tree = ast.parse(path.read_text())
+    package = _module_name(path)
+    sources = {name: package for name in _defined_names(path)}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_tna"):
+            for alias in node.names:
+                if not _is_module(f"{node.module}.{alias.name}"):
+                    sources[alias.asname or alias.name] = node.module
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "lazy_attributes":
+            table = call.args[1]
+            for module, names in zip(table.keys, table.values):
+                for name in names.elts:
+                    sources[name.value] = module.value
+    exported = {}
+    for name in _all_of(tree) or []:
+        if _is_module(f"{package}.{name}"):
+            continue
+        assert name in sources, f"{_relative(path)}: __all__ names {name!r}, which it lacks"
+        exported[name] = sources[name]
+    return exported
+
+
+def test_every_package_lists_its_public_names_in_all():
+    missing = [_relative(p) for p in INITS if _all_of(ast.parse(p.read_text())) is None]
+    assert missing == []
+    # A name imported into an __init__ is public (in __all__) or used there.
+    for path in INITS:
+        tree = ast.parse(path.read_text())
+        public = set(_all_of(tree))
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_tna"):
+                for alias in node.names:
+                    name = alias.asname or alias.name
+                    if _is_module(f"{node.module}.{alias.name}"):
+                        continue
+                    assert not name.startswith("_"), f"{_relative(path)} re-exports {name}"
+                    assert name in public or name in used, f"{_relative(path)}: {name}"
+
+
+def _public_routes():
+    """{(defining module, name): [packages whose __all__ lists it]}."""
+    routes = {}
+    for path in INITS:
+        for name, module in _exports(path).items():
+            routes.setdefault((module, name), []).append(_module_name(path))
+    return routes
+
+
+def test_every_public_name_has_one_route():
+    twice = {key: packages for key, packages in _public_routes().items() if len(packages) > 1}
+    assert twice == {}
+
+
+def test_docs_notebooks_and_tests_use_the_one_route():
+    # `keras_tna.<package>.<name>` and `from keras_tna.<package> import <name>`
+    # name only the package whose __all__ lists it (or the defining module).
+    routes = _public_routes()
+    packages = {}
+    for (module, name), where in routes.items():
+        packages.setdefault(name, set()).update({*where, module})
+    # Names that two objects share (`data.available`, `models.available`) are left out.
+    names = {name for name in packages if [n for _, n in routes].count(name) == 1}
+    wrong = []
+    for path in OUTSIDE:
+        text = path.read_text()
+        dotted = re.findall(r"\b(keras_tna(?:\.\w+)*)\.(\w+)\b", text)
+        imported = [
+            (module, name.strip().split(" as ")[0])
+            for module, names in re.findall(
+                r"from (keras_tna(?:\.\w+)*) import \(?([\w, \n]+)\)?", text)
+            for name in names.split(",") if name.strip()
+        ]
+        if path in SOURCES:
+            imported = []  # inside the package: the defining module (test above)
+        for module, name in dotted + imported:
+            if (name in names and module not in packages[name]
+                    and not _is_module(f"{module}.{name}")):
+                wrong.append(f"{path.relative_to(ROOT)}: {module}.{name}")
+    assert wrong == []
+
+
 def test_modules_import_only_what_they_use():
     # A module that imports a name it does not use is re-exporting it: only a
     # package __init__ may (its public names).
@@ -205,12 +317,111 @@ def test_imports_inside_functions_say_why():
     assert silent == []
 
 
+# ---------------------------------------------------------------- owners
+def _method_names():
+    """The names of `methods.METHODS` (its `Method("name", ...)` entries)."""
+    tree = ast.parse((PACKAGE / "methods.py").read_text())
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Method"
+        and node.args and isinstance(node.args[0], ast.Constant)
+    }
+
+
+def test_only_methods_py_compares_with_a_method_name():
+    claim = re.search(
+        r"`methods\.py` is the only module that compares a value with a method's name"
+        r"\s*\((.*?)\)", _section("Owners"), re.S,
+    )
+    assert claim, "'## Owners' no longer says who branches on method names"
+    other_vocabularies = set(re.findall(r"`(\w+\.py)`", claim.group(1)))
+    names = _method_names()
+    assert {"single", "tna", "ensemble"} <= names
+    branching = []
+    for path in SOURCES:
+        if _relative(path) in {"methods.py", *other_vocabularies}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                operands = [node.left, *node.comparators]
+            elif isinstance(node, ast.Dict):
+                operands = [key for key in node.keys if key is not None]
+            else:
+                continue
+            if any(
+                isinstance(leaf, ast.Constant) and leaf.value in names
+                for operand in operands
+                for leaf in ast.walk(operand)
+            ):
+                branching.append(f"{_relative(path)}:{node.lineno} {ast.unparse(node)[:60]}")
+    assert branching == []
+
+
+def test_the_effective_alpha_and_the_divergence_rule_have_one_owner():
+    definitions, comparisons = [], []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                node.name == "effective_alpha"
+            ):
+                definitions.append(_relative(path))
+            if isinstance(node, ast.Compare) and "DIVERGENCE_ALPHA" in ast.unparse(node):
+                comparisons.append(_relative(path))
+    assert definitions == ["methods.py"]
+    assert comparisons == ["methods.py"]
+
+
 # ---------------------------------------------------------------- private names
 @pytest.mark.parametrize("pattern", [r"^\s*(from|import) keras\.src\b",
                                      r"^\s*(from|import) tensorflow\.(python|compiler)\b"])
-def test_private_keras_and_tensorflow_names_are_where_the_design_says(pattern):
-    listed = set(re.findall(r"`([\w/]+\.py)`", _section("Private names of Keras and TensorFlow")))
+def test_private_keras_and_tensorflow_names_are_only_where_the_design_says(pattern):
+    listed = set(re.findall(r"^- `([\w/]+\.py)`", _section("Private names of Keras and TensorFlow"), re.M))
     using = {
         _relative(p) for p in SOURCES if re.search(pattern, p.read_text(), re.M)
     }
-    assert using and using <= listed
+    assert using <= listed
+
+
+PRIVATE = r"(keras\.src|tensorflow\.(python|compiler))\b"
+
+
+def _private_imports(path):
+    """(line, guarded) of each private Keras/TensorFlow import of a module;
+    guarded: in the body of a `try` that catches ImportError."""
+    tree = ast.parse(path.read_text())
+    guarded = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            h.type is not None and "ImportError" in ast.unparse(h.type) for h in node.handlers
+        ):
+            guarded.update(id(inner) for statement in node.body for inner in ast.walk(statement))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        else:
+            continue
+        if any(re.match(PRIVATE, name) for name in names):
+            found.append((node.lineno, id(node) in guarded))
+    return found
+
+
+def test_every_module_the_design_lists_for_private_names_uses_one():
+    listed = re.findall(r"^- `([\w/]+\.py)`", _section("Private names of Keras and TensorFlow"), re.M)
+    assert [m for m in listed if not _private_imports(PACKAGE / m)] == []
+
+
+def test_private_names_said_to_degrade_are_imported_under_a_guard():
+    section = _section("Private names of Keras and TensorFlow")
+    degrading = re.findall(r"^- `([\w/]+\.py)`.*without it", section, re.M)
+    assert degrading, "no line of the section says what a moved name costs"
+    unguarded = [
+        f"{module}:{line}"
+        for module in degrading
+        for line, guarded in _private_imports(PACKAGE / module)
+        if not guarded
+    ]
+    assert unguarded == []

@@ -157,6 +157,28 @@ def test_multi_worker_checks_tf_config_before_starting(monkeypatch):
         distribute.make_strategy("multi_worker")
 
 
+def test_cluster_registration_bound_configures_what_the_strategy_would(run_python):
+    # The coordination service set up as MultiWorkerMirroredStrategy sets it
+    # (same leader and jobs), plus the bound; in a fresh process, whose eager
+    # context has no coordination service yet.
+    result = run_python(
+        "from tensorflow.python.distribute import multi_worker_util\n"
+        "from tensorflow.python.eager import context\n"
+        "from keras_tna.distribute import strategies\n"
+        "cluster = {'chief': ['c:0'], 'worker': ['a:1', 'b:2']}\n"
+        "strategies._bound_cluster_registration(cluster, 7.3)\n"
+        "config = context.context().coordination_service\n"
+        "print(config.service_type, config.cluster_register_timeout_in_ms,\n"
+        "      config.cluster_register_with_barrier,\n"
+        "      [(j.name, j.num_tasks) for j in config.coordinated_job_list])\n"
+        "print(config.service_leader == multi_worker_util.coordination_leader(cluster))\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-2:] == [
+        "standalone 7300 True [('chief', 1), ('worker', 2)]", "True"
+    ]
+
+
 def test_tpu_address_that_does_not_answer():
     port = free_port_pair()[0]  # bound, then closed: nothing listens there
     with pytest.raises(ValueError, match=rf"TPU at 127.0.0.1:{port} does not answer"):
@@ -199,11 +221,11 @@ def test_shard_sets_the_policy_and_keeps_the_elements(policy):
 
 def test_worker_roles_and_seeds():
     # (task type, index, jobs) -> (is chief, worker index in shard order)
-    assert distribute._task_role("worker", 0, {"worker": 2}) == (True, 0)
-    assert distribute._task_role("worker", 1, {"worker": 2}) == (False, 1)
-    assert distribute._task_role("chief", 0, {"chief": 1, "worker": 2}) == (True, 0)
-    assert distribute._task_role("worker", 0, {"chief": 1, "worker": 2}) == (False, 1)
-    assert distribute._task_role("worker", 1, {"chief": 1, "worker": 2}) == (False, 2)
+    assert distribute.workers._task_role("worker", 0, {"worker": 2}) == (True, 0)
+    assert distribute.workers._task_role("worker", 1, {"worker": 2}) == (False, 1)
+    assert distribute.workers._task_role("chief", 0, {"chief": 1, "worker": 2}) == (True, 0)
+    assert distribute.workers._task_role("worker", 0, {"chief": 1, "worker": 2}) == (False, 1)
+    assert distribute.workers._task_role("worker", 1, {"chief": 1, "worker": 2}) == (False, 2)
     one = tf.distribute.get_strategy()
     assert distribute.num_workers(one) == 1
     assert distribute.worker_seed(7, one, "data") == 7

@@ -175,6 +175,41 @@ def test_early_stopping_auto_mode_knows_each_metric_direction(monitor, improves)
     assert stop.monitor_op is (ops.greater if improves == "up" else ops.less)
 
 
+BLOCK_METRICS_LIST = """
+import builtins
+real_import = builtins.__import__
+def without_metrics_list(name, globals=None, *args, **kwargs):
+    if name == "keras.src.trainers.compile_utils" and (
+            (globals or {}).get("__name__") == "keras_tna.twin_metrics"):
+        raise ImportError(name)
+    return real_import(name, globals, *args, **kwargs)
+builtins.__import__ = without_metrics_list
+"""
+
+
+def test_a_keras_without_its_metrics_container_still_trains(run_python):
+    # twin_metrics' one private Keras name: if Keras moves it, keras_tna still
+    # imports and trains, and only mode="auto" asks for a mode.
+    result = run_python(BLOCK_METRICS_LIST + textwrap.dedent("""
+        import keras, numpy as np
+        from keras_tna import TwinModel
+        def net(seed):
+            init = keras.initializers.GlorotUniform(seed)
+            return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_initializer=init)])
+        model = TwinModel(net(0), net(1))
+        model.compile(optimizer="sgd")
+        x, y = np.random.RandomState(0).rand(16, 4).astype("float32"), np.arange(16) % 3
+        fit = lambda stop: model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0, callbacks=[stop])
+        fit(keras.callbacks.EarlyStopping("val_base_accuracy", mode="max"))
+        try:
+            fit(keras.callbacks.EarlyStopping("val_base_accuracy"))
+        except ValueError as error:
+            print("mode='max'" in str(error))
+    """))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1:] == ["True"]
+
+
 # ------------------------------------------------------ introspection, export
 def test_count_params_counts_the_networks_and_summary_both_optimizers():
     model = TwinModel(linear(0), linear(1, units=C))

@@ -14,7 +14,7 @@ from absl import flags as absl_flags
 
 from keras_tna import settings
 from keras_tna.cli import train_flags
-from keras_tna.runs.config import TrainConfig
+from keras_tna.training import TrainConfig
 
 FLAGS = absl_flags.FLAGS
 
@@ -132,6 +132,20 @@ def test_flag_config_and_twin_model_say_the_same(name, text):
 
 def test_twin_model_cases_cover_its_settings():
     assert {name for name, _ in TWIN_MODEL_CASES} == set(settings.TWIN_MODEL_SETTINGS)
+
+
+# The sweep lists of apps/train.py: each value by its setting's rule.
+SWEEP_CASES = [
+    ("alphas", "alpha", "inf"), ("alphas", "alpha", "nan"), ("alphas", "alpha", "-1.0"),
+    ("seeds", "seed", "-1"),
+    ("matching_start_epochs", "matching_start_epoch", "-1"),
+]
+
+
+@pytest.mark.parametrize("flag,name,text", SWEEP_CASES)
+def test_sweep_lists_check_each_value_by_its_setting(flag, name, text):
+    listed = _flag_error(f"--{flag}=0,{text}")
+    assert listed.endswith(": " + _config_error(**{name: _typed(name, text)})), listed
 
 
 def test_alpha_inf_says_finite_everywhere():

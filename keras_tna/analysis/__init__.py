@@ -14,7 +14,7 @@ analysis.evaluate_corruptions(base, analysis.TFDSCorruptions(), bundle.normalize
 
 from keras_tna import tf_logs
 from keras_tna.lazy import lazy_attributes
-from keras_tna.runs.store import Run, load_network, read_run
+from keras_tna.runs.store import Run, find_runs, load_network, read_run
 
 # Loaded on first use: cka, common, probes and corruptions import Keras (and
 # so TensorFlow); `import keras_tna.analysis` and its light submodules
@@ -65,6 +65,7 @@ __all__ = [
     "corruption_errors",
     "evaluate_corruptions",
     "feature_model",
+    "find_runs",
     "get_corruption",
     "linear_cka",
     "linear_probes",

@@ -14,7 +14,6 @@ import keras
 import numpy as np
 
 from keras_tna import data
-from keras_tna import methods
 from keras_tna import models
 from keras_tna.formatting import markdown_table
 from keras_tna.runs.store import check_model
@@ -455,11 +454,6 @@ def block_label(name):
         return "FC"
     match = re.fullmatch(r"block_(\d+)", name)
     return f"Block {match.group(1)}" if match else name
-
-
-def method_label(method):
-    """Display name of a training method ("tna" -> "TNA")."""
-    return methods.label(method)
 
 
 def block_table(names, columns, cell):

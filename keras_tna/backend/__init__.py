@@ -27,7 +27,15 @@ import importlib
 
 import keras
 
-from keras_tna.backend.twin_optimizer import TwinOptimizer  # noqa: F401
+from keras_tna.backend.twin_optimizer import TwinOptimizer
+
+__all__ = [
+    "TwinOptimizer",
+    "compile_fn",
+    "require_tensorflow",
+    "serialize_optimizer",
+    "steps",
+]
 
 _MODULES = {
     "tensorflow": "keras_tna.backend.tf_step",

@@ -42,3 +42,27 @@ from keras_tna.checks.during_fit import (
     labels_in_step,
     reraise_step_error,
 )
+
+__all__ = [
+    "check_alpha",
+    "check_batch_size",
+    "check_bool",
+    "check_data",
+    "check_input_shapes",
+    "check_labels",
+    "check_logit_shapes",
+    "check_loss",
+    "check_networks",
+    "check_sample_labels",
+    "check_start_epoch",
+    "check_temperature",
+    "check_validation_data",
+    "claim_optimizer",
+    "count_classes",
+    "first_batch",
+    "FrozenTwinCheck",
+    "get_optimizer",
+    "labels_in_step",
+    "reraise_step_error",
+    "StepCounter",
+]

@@ -10,6 +10,8 @@ import sys
 from absl import app
 from absl import flags
 
+__all__ = ["run_program"]
+
 
 def run_program(main, *flag_modules):
     """`absl.app.run(main)`, with `--help` listing the program's own flags.

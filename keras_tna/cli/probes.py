@@ -21,6 +21,7 @@ from absl import flags  # noqa: E402
 from keras_tna.cli import analysis_flags  # noqa: E402  (defines the shared flags)
 from keras_tna.runs import store  # noqa: E402
 from keras_tna import formatting  # noqa: E402
+from keras_tna import methods  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("epochs", 10, "Probe training epochs (paper: 10).", lower_bound=1)
@@ -83,7 +84,7 @@ def run_probes():
         sizes = (result.num_train, result.num_val)
         if result.diverged:
             diverged.append(f"{run.path}: {', '.join(result.diverged)}")
-        label = common.method_label(run.method)
+        label = methods.label(run.method)
         for n in names:
             values.setdefault(label, {}).setdefault(n, []).append(result.val_accuracy[n])
         print(f"{label} seed {run.seed}: " + ", ".join(

@@ -33,6 +33,7 @@ from keras_tna.analysis import corruption_catalog as catalog  # noqa: E402
 from keras_tna.analysis import corruption_sources as sources  # noqa: E402
 from keras_tna.runs import store  # noqa: E402
 from keras_tna import formatting  # noqa: E402
+from keras_tna import methods as tna_methods  # noqa: E402
 
 FLAGS = flags.FLAGS
 SOURCES = ("generated", "tfds", "cifar_c", "image_c")
@@ -117,7 +118,7 @@ def evaluate_runs(runs, source, bundle, names, severities, clean_images, clean_l
             clean=(clean_images, clean_labels), batch_size=FLAGS.batch_size,
             class_names=bundle.class_names,
         )
-        label = common.method_label(run.method)
+        label = tna_methods.label(run.method)
         results.setdefault(label, []).append((run, result))
         print(f"{label} seed {run.seed}: clean {100 * result.clean['accuracy']:.2f}%, "
               f"mean over corruptions {100 * result.mean(names):.2f}%", flush=True)

@@ -56,13 +56,9 @@ def main(argv):
             training.check_run_dir(config)
     except (ValueError, TypeError, FileNotFoundError) as error:
         _error(error)
-    alpha = config.alpha if not sweep else max(sweep["alphas"] or [config.alpha])
-    if alpha >= methods.DIVERGENCE_ALPHA:
-        print(
-            f"Warning: alpha={alpha:g} >= {methods.DIVERGENCE_ALPHA:g}, where the paper saw training "
-            "fail to converge; a divergence stops the run early.",
-            flush=True,
-        )
+    warning = methods.divergence_warning((sweep or {}).get("alphas") or [config.alpha])
+    if warning is not None:
+        print(warning, flush=True)
     tf_logs.quiet_tensorflow_start()  # TensorFlow loads now, without its CPU-machine notices
     try:
         if sweep is None:

@@ -90,7 +90,10 @@ def _check_registry(check):
     return validator
 
 
-def _parse_list(kind, what):
+def _parse_list(name, what):
+    """Checks a sweep list: each value by the rule of setting `name`."""
+    kind = settings.SETTINGS[name].kind
+
     def check(values):
         for value in values:
             try:
@@ -100,8 +103,7 @@ def _parse_list(kind, what):
                     f"{what} must be a comma-separated list of {kind.__name__}s. "
                     f"Received: {value!r}"
                 ) from None
-            if number < 0:
-                raise ValueError(f"{what} must be >= 0. Received: {value!r}")
+            settings.check(name, number)
 
     return check
 
@@ -122,11 +124,11 @@ flags.register_validator(
     "kernel_initializer", _check_registry(initializers.kernel_initializer)
 )
 flags.register_validator("methods", _check_registry(methods.check_names))
-flags.register_validator("seeds", _check_registry(_parse_list(int, "--seeds")))
-flags.register_validator("alphas", _check_registry(_parse_list(float, "--alphas")))
+flags.register_validator("seeds", _check_registry(_parse_list("seed", "--seeds")))
+flags.register_validator("alphas", _check_registry(_parse_list("alpha", "--alphas")))
 flags.register_validator(
     "matching_start_epochs",
-    _check_registry(_parse_list(int, "--matching_start_epochs")),
+    _check_registry(_parse_list("matching_start_epoch", "--matching_start_epochs")),
 )
 
 
@@ -173,7 +175,7 @@ def config_from_flags(flag_values=FLAGS):
         flag_values: absl `FlagValues`, parsed.
 
     Returns:
-        `keras_tna.TrainConfig`.
+        `keras_tna.training.TrainConfig`.
     """
     return TrainConfig(
         **{

@@ -35,47 +35,55 @@ with keras_tna.distribute.stop_on_peer_failure(strategy):
 ```
 """
 
-# The code lives in two modules; every name is importable from here.
-from keras_tna.distribute.strategies import (  # noqa: F401
+# The code lives in two modules; their public names are importable from here.
+from keras_tna.distribute.strategies import (
     available,
-    _bound_cluster_registration,
-    _check_host_port,
     DEFAULT_CLUSTER_TIMEOUT_S,
     DEFAULT_COLLECTIVE_TIMEOUT_S,
-    _default_strategy,
     DEFAULT_TPU_CONNECT_TIMEOUT_S,
-    _JOB_TYPES,
     make_strategy,
-    _mirrored_count,
-    _mirrored_strategy,
-    _MirroredStrategy,
-    _multi_worker_strategy,
-    _MultiWorkerMirroredStrategy,
     parse_tf_config,
     STRATEGIES,
     TF_CONFIG_EXAMPLE,
-    _tpu_resolver,
-    _tpu_strategy,
 )
-from keras_tna.distribute.workers import (  # noqa: F401
+from keras_tna.distribute.workers import (
     BackupAndRestore,
     check_global_batch,
     check_jit_compile,
     checkpoint_dir_for_worker,
     distribute_dataset_options,
     is_chief,
-    _JIT_VALUES,
-    _multi_worker_task,
     num_workers,
     remove_worker_dir,
-    _root_cause,
     shard,
-    _SHARD_POLICIES,
     stop_on_peer_failure,
     synchronize_batchnorm,
-    _task_role,
-    _temp_dir,
     worker_dir,
     worker_index,
     worker_seed,
 )
+
+__all__ = [
+    "available",
+    "BackupAndRestore",
+    "check_global_batch",
+    "check_jit_compile",
+    "checkpoint_dir_for_worker",
+    "DEFAULT_CLUSTER_TIMEOUT_S",
+    "DEFAULT_COLLECTIVE_TIMEOUT_S",
+    "DEFAULT_TPU_CONNECT_TIMEOUT_S",
+    "distribute_dataset_options",
+    "is_chief",
+    "make_strategy",
+    "num_workers",
+    "parse_tf_config",
+    "remove_worker_dir",
+    "shard",
+    "stop_on_peer_failure",
+    "STRATEGIES",
+    "synchronize_batchnorm",
+    "TF_CONFIG_EXAMPLE",
+    "worker_dir",
+    "worker_index",
+    "worker_seed",
+]

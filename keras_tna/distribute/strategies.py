@@ -208,22 +208,21 @@ def _drain(listener):
 def _bound_cluster_registration(cluster, timeout_s):
     """Configures TensorFlow's coordination service as MultiWorkerMirroredStrategy
     would, plus a bound on the wait for all workers to register."""
-    try:
-        from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
-        from tensorflow.python.distribute import multi_worker_util
+    try:  # TensorFlow has no public API for the coordination service's settings
         from tensorflow.python.eager import context
     except ImportError:  # another TensorFlow layout: keep its defaults
         return
     if context.context().coordination_service is not None:
         return
+    service = tf.compat.v1.ConfigProto().experimental.coordination_config  # public
+    for job in _JOB_TYPES:
+        if job in cluster:
+            service.coordinated_job_list.add(name=job, num_tasks=len(cluster[job]))
     context.context().configure_coordination_service(
         service_type="standalone",
-        service_leader=multi_worker_util.coordination_leader(tf.train.ClusterSpec(cluster)),
-        coordinated_jobs=[
-            coordination_config_pb2.CoordinatedJob(name=job, num_tasks=len(cluster[job]))
-            for job in _JOB_TYPES
-            if job in cluster
-        ],
+        # The strategy's own leader: the chief, else worker 0.
+        service_leader=f"/job:{'chief' if 'chief' in cluster else 'worker'}/replica:0/task:0",
+        coordinated_jobs=list(service.coordinated_job_list),
         cluster_register_timeout_in_ms=int(math.ceil(timeout_s * 1000)),
     )
     # Every task waits for all to register in Connect, bounded by the timeout.

@@ -18,39 +18,60 @@ so optimistic: report both.
 
 import pathlib
 
-# The tables and the plots live in two modules; every name is importable from here.
+# The tables and the plots live in their own modules; their public names (and
+# `read_history`, a run's history.csv) are importable from here.
 from keras_tna.formatting import csv_text
 from keras_tna.reporting.plots import plot_alpha, plot_curves
-from keras_tna.reporting.statistics import Stats, gain  # noqa: F401
+from keras_tna.reporting.statistics import Stats, gain
 from keras_tna.runs.atomic import atomic_write
 from keras_tna.runs.store import read_history
-from keras_tna.reporting.tables import (  # noqa: F401
-    _all_variants,
+from keras_tna.reporting.tables import (
     alpha_table,
     best_epoch_values,
     BEST_OF,
     collect,
     comparison_table,
     ensemble_table,
-    _format_gain,
     group,
     METHOD_LABELS,
     per_run_table,
-    _record,
     reinit_table,
     setting_label,
     setting_of,
-    _short_dataset,
     Table,
     tables,
     twin_size_table,
     variant_label,
     variant_of,
-    _variant_order,
-    _varies,
     verdicts,
-    _WHICH,
 )
+
+__all__ = [
+    "alpha_table",
+    "best_epoch_values",
+    "BEST_OF",
+    "collect",
+    "comparison_table",
+    "ensemble_table",
+    "gain",
+    "group",
+    "METHOD_LABELS",
+    "per_run_table",
+    "plot_alpha",
+    "plot_curves",
+    "read_history",
+    "reinit_table",
+    "report",
+    "setting_label",
+    "setting_of",
+    "Stats",
+    "Table",
+    "tables",
+    "twin_size_table",
+    "variant_label",
+    "variant_of",
+    "verdicts",
+]
 
 
 # ---------------------------------------------------------------------- report

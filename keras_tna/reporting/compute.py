@@ -42,10 +42,6 @@ from keras_tna.reporting.statistics import Stats, gain
 from keras_tna.runs.atomic import atomic_write
 from keras_tna.reporting.tables import Table
 
-# The metric of a row's network, by method.
-_METRIC = {"ensemble": "ensemble_accuracy"}
-
-
 @dataclasses.dataclass
 class Row:
     """One row of the compute-matched table.
@@ -66,7 +62,7 @@ class Row:
 
     @property
     def metric(self):
-        return _METRIC.get(self.method, "base_accuracy")
+        return methods.describe(self.method).accuracy_key
 
     @property
     def networks_trained(self):
@@ -74,12 +70,12 @@ class Row:
 
     @property
     def networks_kept(self):
-        return 2 if self.method == "ensemble" else 1
+        return methods.describe(self.method).networks_kept
 
     @property
     def label(self):
-        name = "Ensemble of 2 singles" if self.method == "ensemble" else (
-            methods.label(self.method))
+        method = methods.describe(self.method)
+        name = f"Ensemble of {method.label}" if method.ensembled else method.label
         width = self.network_args.get("width")
         if width not in (None, 1, 1.0):
             name = f"Wide ×{width:g} {name}"
@@ -124,7 +120,7 @@ def rows_of(results):
     rows.sort(key=lambda r: (r.network_args.get("width", 1.0), r.epochs))
     reference, tna = reference_and_tna(rows)
     rest = [r for r in rows if r is not reference and r is not tna]
-    rest.sort(key=lambda r: (r.method == "ensemble", methods.order(r.method)))
+    rest.sort(key=lambda r: (methods.describe(r.method).ensembled, methods.order(r.method)))
     return [reference] + ([tna] if tna else []) + rest
 
 

@@ -1,6 +1,6 @@
 """Grouping finished runs into the paper's tables: statistics, tables, verdicts.
 
-Part of `keras_tna.reporting` (which re-exports every name): `collect`,
+Part of `keras_tna.reporting` (which re-exports its public names): `collect`,
 `group`, `Table` and the table builders (`Stats` and `gain`:
 `keras_tna.reporting.statistics`).
 """

@@ -7,7 +7,10 @@
 - `keras_tna.runs.config`: `TrainConfig` (public as `keras_tna.training.TrainConfig`),
   the one validation of a run's settings; `keras_tna.runs.validation`: its
   checks that need a registry, a file or several settings.
-- `keras_tna.runs.store`: finding and reading runs (`collect`, `find_runs`, `Run`).
+- `keras_tna.runs.store`: finding and reading runs (`collect`; public
+  elsewhere: `keras_tna.analysis.find_runs`, `keras_tna.analysis.Run`,
+  `keras_tna.analysis.read_run`, `keras_tna.analysis.load_network`,
+  `keras_tna.reporting.read_history`).
 
 None of it imports TensorFlow.
 
@@ -15,24 +18,19 @@ Examples:
 
 ```python
 from keras_tna import runs
-found, diverged = runs.find_runs(["runs/quickstart"])
+results = runs.collect(["runs/quickstart"])
 ```
 """
 
 from keras_tna.runs import collapse, config, layout, lock, record, store, validation
-from keras_tna.runs.store import Run, collect, find_runs, load_network, read_history, read_run
+from keras_tna.runs.store import collect
 
 __all__ = [
-    "Run",
     "collapse",
     "collect",
     "config",
-    "find_runs",
     "layout",
     "lock",
-    "load_network",
-    "read_history",
-    "read_run",
     "record",
     "store",
     "validation",

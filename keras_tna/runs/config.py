@@ -90,10 +90,6 @@ class _TrainConfigMethods:
         """`twin_reinit` as `keras_tna.make_twin` takes it: "all" or a list of names."""
         return validation.parse_twin_reinit(self.twin_reinit)
 
-    def effective_alpha(self):
-        """The matching weight the run uses (None for `"single"`)."""
-        return self.method_spec.effective_alpha(self)
-
     def identity(self):
         """The settings that define what a run computes, as flag strings.
 
@@ -174,7 +170,7 @@ Examples:
 
 >>> config = TrainConfig(dataset="digits", image_size=32, method="tna",
 ...                      epochs=1, output_dir="/tmp/run")
->>> config.effective_alpha()
+>>> config.method_spec.effective_alpha(config)  # the matching weight it trains with
 0.005
 """
 

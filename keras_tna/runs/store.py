@@ -116,7 +116,7 @@ def load_network(path):
     Examples:
 
     ```python
-    base = keras_tna.runs.store.load_network("runs/tna_s0/base.keras")
+    base = keras_tna.analysis.load_network("runs/tna_s0/base.keras")
     ```
     """
     import keras  # here: reading runs must not load TensorFlow

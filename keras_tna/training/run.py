@@ -277,7 +277,7 @@ class _Plan:
             if smoke
             else config.matching_start_epoch
         )
-        self.alpha = config.effective_alpha()  # None for "single"
+        self.alpha = config.method_spec.effective_alpha(config)  # None for "single"
         self.twin_reinit = config.twin_reinit_layers()  # "all" or layer names
 
 
