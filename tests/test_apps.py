@@ -150,6 +150,7 @@ def test_cli_bad_flag_is_one_line_without_traceback(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing was started
 
 
+@pytest.mark.large
 def test_training_imports_and_checks_configs_without_tensorflow(run_python):
     """`keras_tna.training` and `keras_tna.runs` import with TensorFlow blocked."""
     if importlib.util.find_spec("jax") is None:

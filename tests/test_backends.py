@@ -15,6 +15,8 @@ import sys
 import keras
 import pytest
 
+pytestmark = pytest.mark.every_backend  # also in the JAX and PyTorch passes
+
 WORKER = pathlib.Path(__file__).with_name("_backend_worker.py")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 HERE = keras.backend.backend()

@@ -26,6 +26,8 @@ from keras_tna.data import images as image_files
 from keras_tna.data import source
 from keras_tna.data.arrays import load_arrays
 
+pytestmark = pytest.mark.every_backend  # also in the JAX and PyTorch passes
+
 WORKER = pathlib.Path(__file__).with_name("_arrays_worker.py")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

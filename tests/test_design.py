@@ -7,6 +7,7 @@ import whom".
 """
 
 import ast
+import functools
 import pathlib
 import re
 
@@ -145,6 +146,7 @@ def test_no_private_module_of_another_package_is_imported():
     assert crossing == []
 
 
+@functools.lru_cache(maxsize=None)  # asked once per import: parse each file once
 def _defined_names(path):
     """Names a module defines itself (def, class, assignment), not those it imports."""
     names = set()

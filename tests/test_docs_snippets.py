@@ -9,8 +9,10 @@ the line(s) right before a block changes how it is run:
   needs a TFDS download, a TPU or several workers); reported as skipped with
   the reason;
 - `<!-- snippet: requires <module> -->`: skipped unless `<module>` imports
-  (an optional extra);
-- `<!-- snippet: large -->`: run, marked `large` (runs with `--run_large`).
+  (an optional extra).
+
+Every block is a fresh interpreter (TensorFlow imported anew, 6-30 s), so the
+runs are `large` (`--run_large`); the parser's own tests are fast.
 """
 
 import importlib.util
@@ -30,7 +32,7 @@ _FENCE_OPEN = re.compile(r"^(\s*)```python\s*$")
 _FENCE_CLOSE = re.compile(r"^\s*```\s*$")
 _MARKER = re.compile(r"^\s*<!--\s*snippet:\s*(.*?)\s*-->\s*$")
 _DIRECTIVE = re.compile(
-    r"^(?:skip\s*\((?P<reason>.+)\)|requires\s+(?P<module>[\w.]+)|(?P<large>large))$"
+    r"^(?:skip\s*\((?P<reason>.+)\)|requires\s+(?P<module>[\w.]+))$"
 )
 
 
@@ -50,7 +52,7 @@ def _parse(path):
             if directive is None:
                 raise ValueError(
                     f"{path.name}:{i + 1}: unknown snippet marker; use "
-                    "'skip (reason)', 'requires <module>' or 'large'. "
+                    "'skip (reason)' or 'requires <module>'. "
                     f"Received: {line.strip()!r}"
                 )
             pending.append(directive.groupdict())
@@ -76,10 +78,9 @@ def _cases():
     for path in DOCS:
         relative = path.relative_to(REPO).as_posix()
         for index, (line, code, directives) in enumerate(_parse(path)):
-            marks = [pytest.mark.large] if any(d["large"] for d in directives) else []
             cases.append(
                 pytest.param(
-                    relative, line, code, directives, marks=marks,
+                    relative, line, code, directives,
                     id=f"{relative}-{index}",
                 )
             )
@@ -95,6 +96,9 @@ def test_the_docs_have_snippets():
     assert len(CASES) >= 5
 
 
+# Each block runs as a user runs it, in a fresh interpreter (its imports, its
+# KERAS_BACKEND): a process-start check, so `large`.
+@pytest.mark.large
 @pytest.mark.parametrize("relative,line,code,directives", CASES)
 def test_snippet_runs(tmp_path, relative, line, code, directives):
     for directive in directives:
@@ -127,7 +131,7 @@ def test_markers(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text(
         "text\n\n<!-- snippet: skip (needs a TPU) -->\n```python\nx = 1\n```\n"
-        "<!-- snippet: requires keras_hub -->\n<!-- snippet: large -->\n"
+        "<!-- snippet: requires keras_hub -->\n<!-- snippet: skip (a TPU) -->\n"
         "  ```python\n  y = 2\n  ```\n```python\nz = 3\n```\n```bash\nls\n```\n",
         encoding="utf-8",
     )
@@ -135,12 +139,13 @@ def test_markers(tmp_path):
     assert a[1] == "x = 1\n" and a[2][0]["reason"] == "needs a TPU"
     assert b[1] == "y = 2\n"
     assert [d["module"] for d in b[2]] == ["keras_hub", None]
-    assert b[2][1]["large"] and c[2] == []
-    doc.write_text("<!-- snippet: skip -->\n```python\nx = 1\n```\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="unknown snippet marker"):
-        _parse(doc)
+    assert b[2][1]["reason"] == "a TPU" and c[2] == []
+    for marker in ("skip", "large"):
+        doc.write_text(f"<!-- snippet: {marker} -->\n```python\nx = 1\n```\n", encoding="utf-8")
+        with pytest.raises(ValueError, match="unknown snippet marker"):
+            _parse(doc)
     doc.write_text(
-        "<!-- snippet: large -->\nprose\n```python\nx\n```\n", encoding="utf-8"
+        "<!-- snippet: requires jax -->\nprose\n```python\nx\n```\n", encoding="utf-8"
     )
     with pytest.raises(ValueError, match="right before"):
         _parse(doc)

@@ -18,6 +18,8 @@ from keras import ops
 
 from keras_tna import TwinModel
 
+pytestmark = pytest.mark.every_backend  # also in the JAX and PyTorch passes
+
 D, C = 5, 4
 
 

@@ -465,6 +465,7 @@ def test_keras_save_load_round_trip(tmp_path, name, input_shape, kwargs):
     assert float(sum(loaded.losses)) == pytest.approx(float(sum(model.losses)))
 
 
+@pytest.mark.large
 def test_imagenet_resnet50_does_not_import_keras_cv():
     # In a fresh interpreter: this one may have imported keras_cv already.
     code = (

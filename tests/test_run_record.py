@@ -285,6 +285,7 @@ def test_a_lock_left_on_another_host_is_refused_with_the_repair(tmp_path):
 
 
 # ------------------------------------------------ whole runs, faults injected
+@pytest.mark.large
 def test_kill_disk_full_and_sigint_in_one_run_resume_to_the_uninterrupted_run(
     reference, tmp_path, monkeypatch, capsys
 ):

@@ -10,6 +10,8 @@ import tensorflow as tf
 from keras_tna import METRIC_NAMES, DivergenceGuard, TwinModel, make_twin
 from keras_tna.losses import LogitMatching, MutualKL, get_matching_loss
 
+pytestmark = pytest.mark.every_backend  # also in the JAX and PyTorch passes
+
 D, C, N = 5, 4, 8  # features, classes, batch
 
 

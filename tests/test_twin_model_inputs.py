@@ -16,6 +16,8 @@ from keras_tna import DivergenceGuard, TwinModel
 
 from _tiny_nets import C, D, conv, dense  # tests/_tiny_nets.py
 
+pytestmark = pytest.mark.every_backend  # also in the JAX and PyTorch passes
+
 N = 32
 
 

@@ -174,10 +174,12 @@ def _check_sample_weight(weights, n, prefix):
             f"{prefix}`sample_weight` must be numbers. Received: dtype {weights.dtype}"
         )
     if not np.isfinite(weights).all() or (weights < 0).any():
+        numbers = weights[~np.isnan(weights)]  # np.nanmin warns on all-NaN
+        low, high = (numbers.min(), numbers.max()) if numbers.size else (np.nan,) * 2
         raise ValueError(
             f"{prefix}`sample_weight` must be finite and >= 0 (a negative or NaN "
             "weight makes the loss meaningless). Received: weights from "
-            f"{np.nanmin(weights):g} to {np.nanmax(weights):g}"
+            f"{low:g} to {high:g}"
             + (", with NaN or inf" if not np.isfinite(weights).all() else "")
         )
 

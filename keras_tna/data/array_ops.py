@@ -142,6 +142,10 @@ def sample_crop_boxes(rng, count, height, width):
 
 def normalize(images, mean, std):
     """`(images / 255 - mean) / std` in float32, with `keras.ops`."""
+    # mean and std as float32 tensors: a NumPy operand would hand PyTorch's
+    # tensors to NumPy (its deprecated __array_wrap__) and compute in float64.
+    mean = ops.convert_to_tensor(mean, "float32")
+    std = ops.convert_to_tensor(std, "float32")
     return (ops.cast(images, "float32") / 255.0 - mean) / std
 
 
