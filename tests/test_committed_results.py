@@ -14,14 +14,23 @@ from keras_tna import reporting
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "docs" / "results"
 
 
-@pytest.mark.parametrize("name", ["table1_convnet_cifar10_20ep", "sec4_2_convnet_cifar10_5ep"])
-def test_report_and_page_match_the_committed_runs(name):
+# Each report and the seeds it covers (its page's command says the same).
+@pytest.mark.parametrize("name, seeds", [
+    ("table1_convnet_cifar10_20ep", [0, 1, 2, 3]),
+    ("sec4_2_convnet_cifar10_5ep", None),
+])
+def test_report_and_page_match_the_committed_runs(name, seeds):
     folder = RESULTS / name
-    made = reporting.report([folder / "runs"], output_dir=None, plots=False, echo=False)
+    made = reporting.report([folder / "runs"], output_dir=None, plots=False, echo=False,
+                            seeds=seeds)
+    only = "" if seeds is None else " --seeds=" + ",".join(map(str, seeds))
     regenerate = (f"regenerate it: python apps/report.py --runs=docs/results/{name}/runs "
-                  f"--output_dir=docs/results/{name} --name=report")
-    assert (folder / "report.md").read_text() == made["markdown"], regenerate
+                  f"--output_dir=docs/results/{name} --name=report{only}")
     page_name = name.removesuffix("_20ep")
+    assert regenerate.removeprefix("regenerate it: ").split(" --runs")[1] in " ".join(
+        (RESULTS / f"{page_name}.md").read_text().replace("\\\n", " ").split()
+    ), f"docs/results/{page_name}.md does not give the command: {regenerate}"
+    assert (folder / "report.md").read_text() == made["markdown"], regenerate
     page = (RESULTS / f"{page_name}.md").read_text().splitlines()
     quoted = [line for line in made["markdown"].splitlines()
               if line.startswith(("|", "- ", "####"))]

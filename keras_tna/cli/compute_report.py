@@ -42,7 +42,7 @@ def main(argv):
         sys.exit("compute_report.py: error: --input_shape must be three positive integers, "
                  f"e.g. 32,32,3. Received: {','.join(FLAGS.input_shape)}")
     try:
-        results = collect(FLAGS.runs)
+        results = collect(FLAGS.runs, seeds=report_flags.seeds())
         tf_logs.quiet_tensorflow_start()  # TensorFlow's start-up notices dropped, then:
         from keras_tna.reporting import compute  # TensorFlow (MACs): after the checks (fast --help)
 

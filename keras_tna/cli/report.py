@@ -32,7 +32,8 @@ def main(argv):
         sys.exit(f"report.py: error: unexpected arguments {argv[1:]}")
     try:
         reporting.report(
-            FLAGS.runs, output_dir=FLAGS.output_dir, name=FLAGS.name, plots=FLAGS.plots
+            FLAGS.runs, output_dir=FLAGS.output_dir, name=FLAGS.name, plots=FLAGS.plots,
+            seeds=report_flags.seeds(),
         )
     except (ValueError, TypeError, FileNotFoundError) as error:
         sys.exit(f"report.py: error: {error}")

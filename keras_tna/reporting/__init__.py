@@ -75,7 +75,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- report
-def report(paths, output_dir=None, name="report", plots=True, echo=True):
+def report(paths, output_dir=None, name="report", plots=True, echo=True, seeds=None):
     """Prints the tables of the runs under `paths`; writes markdown, CSV, PNGs.
 
     Args:
@@ -85,6 +85,8 @@ def report(paths, output_dir=None, name="report", plots=True, echo=True):
         name: str. File name stem.
         plots: bool. Draw the PNG plots.
         echo: bool. Print the tables.
+        seeds: list of int or None. Report only these seeds' runs (a table
+            over a seed list fixed in advance); None: every run.
 
     Returns:
         dict with `tables` (list of `Table`), `markdown` (str) and `files`
@@ -96,7 +98,7 @@ def report(paths, output_dir=None, name="report", plots=True, echo=True):
     report(["runs/quickstart"], output_dir="runs/quickstart")
     ```
     """
-    results = collect(paths)
+    results = collect(paths, seeds=seeds)
     found = tables(results)
     said = verdicts(results)
     markdown = "\n\n".join(t.markdown() for t in found) + "\n"

@@ -23,12 +23,13 @@ METHOD_LABELS = {name: m.label for name, m in methods.METHODS.items()}
 
 
 # ---------------------------------------------------------------------- reading
-def collect(paths):
+def collect(paths, seeds=None):
     """Every run's results (`keras_tna.runs.store.collect`), best epochs added.
 
     Args:
         paths: list of str or path. What `keras_tna.runs.store.collect` reads
             (and the errors it raises).
+        seeds: list of int or None. Only these seeds' runs; None: every run.
 
     Returns:
         list of dict: `store.collect`'s results with the `best_epoch_values`
@@ -40,7 +41,7 @@ def collect(paths):
     results = collect(["runs/quickstart"])
     ```
     """
-    found = store.collect(paths)
+    found = store.collect(paths, seeds=seeds)
     for results in found:
         results.update(best_epoch_values(read_history(results["run_dir"])))
     return found

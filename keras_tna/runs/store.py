@@ -18,18 +18,21 @@ from keras_tna.runs import layout
 from keras_tna.runs.record import RunRecord
 
 
-def collect(paths):
+def collect(paths, seeds=None):
     """Reads every `results.json` under the given paths.
 
     Args:
         paths: list of str or path. Run directories, directories holding runs
             (searched recursively) or `results.json` files.
+        seeds: list of int or None. Keep only the runs of these seeds (a table
+            over a seed list fixed in advance); None keeps every run.
 
     Returns:
         list of dict: the results, each with `run_dir` added.
 
     Raises:
-        FileNotFoundError: a path does not exist, or no results were found.
+        FileNotFoundError: a path does not exist, or no results were found
+            (of the given seeds).
 
     Examples:
 
@@ -55,9 +58,13 @@ def collect(paths):
             results = _read_results(file)
             results["run_dir"] = str(file.parent)
             found.append(results)
+    if seeds is not None:
+        seeds = [int(seed) for seed in seeds]
+        found = [results for results in found if results.get("seed") in seeds]
     if not found:
+        of_seeds = "" if seeds is None else f" of seeds {seeds}"
         raise FileNotFoundError(
-            f"No results.json under {[str(p) for p in paths]}; train first "
+            f"No results.json{of_seeds} under {[str(p) for p in paths]}; train first "
             "(apps/train.py writes <output_dir>/results.json when a run ends)."
         )
     return found
