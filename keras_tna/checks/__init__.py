@@ -23,10 +23,9 @@ from keras_tna.checks.arguments import (
     check_logit_shapes,
     check_loss,
     check_networks,
+    check_optimizers,
     check_start_epoch,
     check_temperature,
-    claim_optimizer,
-    get_optimizer,
 )
 from keras_tna.checks.data import (
     check_data,
