@@ -115,8 +115,10 @@ class TwinOptimizer:
 
     @property
     def groups(self):
-        """Positions of each optimizer's variables in the model's trainable
-        variables, in the order of `optimizers` (once built)."""
+        """Each optimizer's positions in the model's trainable variables (once built).
+
+        One list per optimizer, in the order of `optimizers`.
+        """
         return self._groups
 
     @property
@@ -161,8 +163,11 @@ class TwinOptimizer:
             optimizer.finalize_variable_values([var_list[i] for i in idx])
 
     def scale_losses(self, loss):
-        """`loss` scaled by each trained optimizer's own loss scale (mixed
-        precision; `loss` itself otherwise), in the order of `optimizers`."""
+        """`loss` under each optimizer's own loss scale, in the order of `optimizers`.
+
+        Under mixed precision each `LossScaleOptimizer` multiplies by its own
+        dynamic scale; a plain optimizer returns `loss` itself.
+        """
         return [optimizer.scale_loss(loss) for optimizer in self.optimizers]
 
     def apply(self, grads, trainable_variables=None):
