@@ -7,8 +7,12 @@ prints, as JSON, what holds:
 
 - max_abs_diff_vs_TwinModel: weights after 2 epochs vs keras_tna.TwinModel
   (its hand-written step and two optimizers), same data and initial weights;
+- optimizer_state_variables: how many variables `model.optimizer.variables`
+  holds (the state Keras saves, counts and threads through the JAX step);
 - lrs_after_scheduler / scheduler_logs: LearningRateScheduler on both;
 - save_load: a .keras round trip of the optimizer state;
+- saved_optimizer_state: where a `.keras` file holds optimizer state (group:
+  number of variables), MultiOptimizer vs TwinModel;
 - mixed_precision: LossScaleOptimizer(MultiOptimizer) with ReduceLROnPlateau;
 - backup_restore_max_diff: 4 epochs vs 2 + BackupAndRestore resume of 2;
 - mirrored_vs_single_max_diff (TensorFlow): MirroredStrategy over 2 logical
@@ -141,6 +145,18 @@ def main():
 
     attempt(out, "max_abs_diff_vs_TwinModel", numerics)
 
+    def state_counts():
+        m = ktwin("c")
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        ref = TwinModel(net(0, "cbase"), net(1, "ctwin"))
+        ref.compile(optimizer=keras.optimizers.Adam(1e-2))
+        ref.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        return {"MultiOptimizer": len(m.optimizer.variables),
+                "its_sub_optimizers": [len(o.variables) for o in m.optimizer.optimizers],
+                "TwinOptimizer": len(ref.optimizer.variables)}
+
+    attempt(out, "optimizer_state_variables", state_counts)
+
     def scheduler():
         m = ktwin("s", keras.optimizers.SGD, 0.1)
         h = m.fit(x, y, epochs=3, verbose=0, callbacks=[
@@ -161,6 +177,32 @@ def main():
                    zip(m.optimizer.variables, loaded.optimizer.variables))
 
     attempt(out, "save_load_state_equal", save_load)
+
+    def saved_layout():
+        import io
+        import zipfile
+
+        import h5py
+
+        groups = {}
+        for label, m in (("MultiOptimizer", ktwin("g")),
+                         ("TwinModel", TwinModel(net(0, "gbase"), net(1, "gtwin")))):
+            if label == "TwinModel":
+                m.compile(optimizer=keras.optimizers.Adam(1e-2))
+            m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+            path = os.path.join(tempfile.mkdtemp(), "m.keras")
+            m.save(path)
+            with zipfile.ZipFile(path) as z, h5py.File(
+                io.BytesIO(z.read("model.weights.h5"))
+            ) as f:
+                found = {}
+                f.visititems(lambda name, obj: found.__setitem__(
+                    name.rsplit("/vars", 1)[0], len(obj))
+                    if name.endswith("vars") and "optimizer" in name else None)
+                groups[label] = found
+        return groups
+
+    attempt(out, "saved_optimizer_state", saved_layout)
 
     def mixed_precision():
         m = ktwin("m", keras.optimizers.SGD, 0.1, dtype="mixed_float16")

@@ -117,9 +117,8 @@ class DivergenceGuard(keras.callbacks.Callback):
     def _state_variables(self):
         model = self.model
         seen, variables = set(), []
-        optimizers = [getattr(model, "optimizer", None),
-                      getattr(model, "twin_optimizer", None)]
-        groups = [model.weights] + [o.variables for o in optimizers if o is not None]
+        optimizer = getattr(model, "optimizer", None)  # a TwinModel's owns both
+        groups = [model.weights] + ([optimizer.variables] if optimizer is not None else [])
         for group in groups:
             for v in group:
                 if id(v) not in seen:

@@ -1,6 +1,5 @@
 """`TwinModel`: train a base network together with a twin (TNA and relatives)."""
 
-import copy
 import warnings
 
 import keras
@@ -141,7 +140,6 @@ class TwinModel(keras.Model):
         # The loss and accuracy trackers, as a model attribute: saved files
         # keep the layout they always had.
         self._trackers = self.twin_metrics.trackers
-        self.twin_optimizer = None
         if base.built and twin.built:
             self.built = True
 
@@ -199,51 +197,25 @@ class TwinModel(keras.Model):
                 f"Received: loss_weights={kwargs['loss_weights']!r}"
             )
         self.twin_metrics.set_compiled(metrics, weighted_metrics)
-        if isinstance(optimizer, str) and optimizer == "default":
-            optimizer = keras.optimizers.Adam(learning_rate=1e-3)
-        optimizer = checks.get_optimizer(optimizer, "optimizer")
-        checks.claim_optimizer(optimizer, self, self.base, "optimizer")
-        if twin_optimizer is None:
-            twin_optimizer = _independent_copy(optimizer, name_prefix="twin_")
-        else:
-            twin_optimizer = checks.get_optimizer(twin_optimizer, "twin_optimizer")
-            if self.freeze_twin:
-                warnings.warn(
-                    "`twin_optimizer` is not used: the twin is frozen "
-                    "(freeze_twin=True). Leave it out.",
-                    stacklevel=2,
-                )
-            if twin_optimizer is optimizer:
-                raise ValueError(
-                    "`twin_optimizer` is the same object as `optimizer`; each "
-                    "network needs its own optimizer state. Pass a second "
-                    "optimizer or None (an independent copy)."
-                )
-            checks.claim_optimizer(twin_optimizer, self, self.twin, "twin_optimizer")
+        optimizer, twin_optimizer = checks.check_optimizers(
+            self, optimizer, twin_optimizer
+        )
         self._default_loss = loss is None
         if loss is None:
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             self._one_hot_loss = keras.losses.CategoricalCrossentropy(from_logits=True)
         checks.check_loss(loss)
         self.classification_loss = loss
-        super().compile(optimizer=optimizer, **kwargs)
-        self.twin_optimizer = twin_optimizer
-        if (
-            kwargs.get("auto_scale_loss", True)
-            and self.dtype_policy.name == "mixed_float16"
-            and not isinstance(twin_optimizer, keras.optimizers.LossScaleOptimizer)
-        ):
-            self.twin_optimizer = keras.optimizers.LossScaleOptimizer(
-                twin_optimizer, name="twin_loss_scale_optimizer"
-            )
-        if self.twin_optimizer.name == self.optimizer.name:
-            # Keras' LR callbacks log `learning_rate_<name>` per optimizer.
-            self.twin_optimizer.name = f"twin_{self.twin_optimizer.name}"
+        # Keras gets no optimizer: the owner below is the model's only one.
+        super().compile(optimizer=None, **kwargs)
         # The one owner of both optimizers, on every backend (docs/DESIGN.md).
-        self.optimizer = backend.TwinOptimizer(
-            self.optimizer,
-            None if self.freeze_twin else self.twin_optimizer,
+        self.optimizer = backend.TwinOptimizer.from_compile(
+            optimizer,
+            twin_optimizer,
             self.base,
+            train_twin=not self.freeze_twin,
+            loss_scaling=kwargs.get("auto_scale_loss", True)
+            and self.dtype_policy.name == "mixed_float16",
         )
         self._compile_kwargs = {
             k: v for k, v in kwargs.items() if k in ("jit_compile",)
@@ -251,10 +223,17 @@ class TwinModel(keras.Model):
         if self.built:
             self.build_optimizers()
 
+    # Read-only views of the owner (`optimizer`): the model holds no other
+    # optimizer. Keras' saving walker writes each one's state under its name.
     @property
     def base_optimizer(self):
-        """The base network's optimizer (`optimizer`, unless the backend wraps it)."""
-        return getattr(self.optimizer, "base_optimizer", self.optimizer)
+        """The base network's optimizer, held by `optimizer` (None before compile)."""
+        return getattr(getattr(self, "optimizer", None), "base_optimizer", None)
+
+    @property
+    def twin_optimizer(self):
+        """The twin's optimizer, held by `optimizer` (None before compile)."""
+        return getattr(getattr(self, "optimizer", None), "twin_optimizer", None)
 
     def build_optimizers(self):
         """Creates both optimizers' variables (needed before restoring state)."""
@@ -529,15 +508,6 @@ class TwinModel(keras.Model):
 
 
 # ---------------------------------------------------------------------- helpers
-def _independent_copy(optimizer, name_prefix=""):
-    """A new optimizer of the same class and config, with its own state."""
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer = optimizer.inner_optimizer
-    config = copy.deepcopy(keras.saving.serialize_keras_object(optimizer))
-    config["config"]["name"] = name_prefix + config["config"]["name"]
-    return keras.saving.deserialize_keras_object(config)
-
-
 def _serialize_list(value):
     if isinstance(value, (list, tuple)):
         return [keras.saving.serialize_keras_object(v) for v in value]

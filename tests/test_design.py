@@ -427,3 +427,17 @@ def test_private_names_said_to_degrade_are_imported_under_a_guard():
         if not guarded
     ]
     assert unguarded == []
+
+
+# ---------------------------------------------------------------- the optimizer owner
+def test_only_the_owner_and_twin_models_views_name_the_two_optimizers():
+    """The section's claim: no other module reaches past `model.optimizer`."""
+    names = {"base_optimizer", "twin_optimizer"}
+    users = {
+        _relative(p) for p in SOURCES
+        if any(isinstance(node, ast.Attribute) and node.attr in names
+               for node in ast.walk(ast.parse(p.read_text())))
+    }
+    assert users == {"backend/twin_optimizer.py", "twin_model.py"}
+    section = _section("The optimizer owner")
+    assert all(f"`{path}`" in section for path in users)

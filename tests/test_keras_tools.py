@@ -329,3 +329,78 @@ def test_twin_optimizer_apply_gives_each_optimizer_its_own_gradients():
     for v, b, rate in zip(variables, before, rates):
         np.testing.assert_allclose(ops.convert_to_numpy(v), b - rate, rtol=1e-6)
     assert [int(ops.convert_to_numpy(o.iterations)) for o in owner.optimizers] == [1, 1]
+
+
+# ------------------------------------------------------------ the optimizer owner
+@pytest.mark.parametrize("freeze_twin", [False, True], ids=["trained_twin", "frozen_twin"])
+def test_the_owner_is_the_only_optimizer_the_model_holds(freeze_twin):
+    from keras_tna.backend import TwinOptimizer
+
+    model = TwinModel(linear(0), linear(1), freeze_twin=freeze_twin)
+    model.compile(optimizer=keras.optimizers.SGD(0.1, name="sgd"))
+    x, y = data(n=16)
+    model.fit(x, y, epochs=1, verbose=0)
+    owner = model.optimizer
+    assert isinstance(owner, TwinOptimizer)
+    held = [name for name, value in vars(model).items()
+            if isinstance(value, (keras.optimizers.Optimizer, TwinOptimizer))]
+    assert held == ["optimizer"]
+    assert model.base_optimizer is owner.base_optimizer
+    assert model.twin_optimizer is owner.twin_optimizer  # held for a frozen twin too
+    trained = [owner.base_optimizer] + ([] if freeze_twin else [owner.twin_optimizer])
+    assert owner.optimizers == trained
+
+
+def test_both_networks_are_updated_through_the_owner():
+    model = sgd_model()
+    owner = model.optimizer
+    inside, calls = [False], []
+
+    def through_owner(name):
+        method = getattr(owner, name)
+
+        def wrapped(*args, **kwargs):
+            inside[0] = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                inside[0] = False
+
+        setattr(owner, name, wrapped)
+
+    def recorded(optimizer, name):
+        method = getattr(optimizer, name)
+
+        def wrapped(*args, **kwargs):
+            calls.append((optimizer.name, inside[0]))
+            return method(*args, **kwargs)
+
+        setattr(optimizer, name, wrapped)
+
+    for name in ("apply", "stateless_apply"):
+        through_owner(name)
+    for optimizer in owner.optimizers:
+        for name in ("apply", "apply_gradients", "stateless_apply"):
+            recorded(optimizer, name)
+    x, y = data(n=16)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert {name for name, _ in calls} == {"sgd", "twin_sgd"}
+    assert all(in_owner for _, in_owner in calls), calls
+
+
+def test_owner_finalize_writes_each_networks_ema_as_a_plain_model_does():
+    x, y = data(n=32)
+    kw = dict(batch_size=8, epochs=2, shuffle=False, verbose=0)
+    plain = linear(0)
+    plain.compile(keras.optimizers.SGD(0.1, use_ema=True),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    plain.fit(x, y, **kw)  # keras writes the EMA into the weights at the end
+    model = TwinModel(linear(0), linear(0), alpha=0.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1, use_ema=True))
+    model.fit(x, y, **kw)
+    model.optimizer.finalize_variable_values(model.trainable_variables)
+    for network in (model.base, model.twin):
+        for a, b in zip(network.weights, plain.weights):
+            np.testing.assert_allclose(
+                ops.convert_to_numpy(a), ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6
+            )

@@ -12,7 +12,6 @@ import functools
 import jax
 import jax.numpy as jnp
 import keras
-from keras import ops
 
 from keras_tna.backend.common import SingleDevice
 
@@ -56,8 +55,7 @@ def train_step(model, state, data):
 
     (_, aux), grads = jax.value_and_grad(objective, has_aux=True)(trainable)
     terms, base_logits, twin_logits, non_trainable = aux
-    for i in model.optimizer.twin_indices:  # each optimizer unscales with its own loss scale
-        grads[i] = grads[i] * ops.cast(twin_rescale, grads[i].dtype)
+    grads = model.optimizer.rescale_twin(grads, twin_rescale)  # to the twin's own scale
     trainable, optimizer_variables = model.optimizer.stateless_apply(
         optimizer_variables, grads, trainable
     )

@@ -1,8 +1,9 @@
 """TwinModel's training and evaluation steps on the TensorFlow backend.
 
-One `tf.GradientTape` records the forward pass of both networks; each of the two
-optimizers that `model.optimizer` (a `TwinOptimizer`) owns scales the loss
-(mixed precision) and applies only its own network's gradients.
+One `tf.GradientTape` records the forward pass of both networks; each optimizer
+that `model.optimizer` (the `TwinOptimizer`) owns scales the loss with its own
+loss scale (mixed precision), the tape gives each one its own network's
+gradients of that loss, and the owner applies them (`TwinOptimizer.apply`).
 """
 
 import keras
@@ -16,22 +17,24 @@ class TensorFlowSteps:
 
     def train_step(self, model, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        train_twin = not model.freeze_twin
+        owner = model.optimizer
+        variables = model.trainable_variables
+        owner.build(variables)  # built before fit; a no-op then
         with tf.GradientTape(persistent=True) as tape:
             base_logits = model.base(x, training=True)
-            twin_logits = model.twin(x, training=train_twin)
+            twin_logits = model.twin(x, training=not model.freeze_twin)
             terms = model.compute_twin_losses(
                 y, base_logits, twin_logits, sample_weight
             )
-            pairs = [(model.base_optimizer, model.base)]
-            if train_twin:
-                pairs.append((model.twin_optimizer, model.twin))
-            objectives = [opt.scale_loss(terms["loss"]) for opt, _ in pairs]
-        for (optimizer, network), objective in zip(pairs, objectives):
-            variables = network.trainable_variables
-            gradients = tape.gradient(objective, variables)
-            optimizer.apply_gradients(zip(gradients, variables))
+            objectives = owner.scale_losses(terms["loss"])
+        # Each optimizer's gradients come from the loss under its own scale.
+        gradients = [None] * len(variables)
+        for objective, idx in zip(objectives, owner.groups):
+            parts = tape.gradient(objective, [variables[i] for i in idx])
+            for i, gradient in zip(idx, parts):
+                gradients[i] = gradient
         del tape
+        owner.apply(gradients, variables)
         return model.update_twin_metrics(
             terms, y, base_logits, twin_logits, sample_weight
         )

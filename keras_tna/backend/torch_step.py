@@ -28,10 +28,9 @@ class TorchSteps(SingleDevice):
         (terms["loss"] * base_scale).backward()
         variables = model.trainable_variables
         with torch.no_grad():
-            gradients = [v.value.grad for v in variables]
-            if train_twin:
-                for i in model.optimizer.twin_indices:
-                    gradients[i] = _times(gradients[i], rescale)
+            gradients = model.optimizer.rescale_twin(
+                [v.value.grad for v in variables], rescale
+            )
             model.optimizer.apply(gradients, variables)
             return model.update_twin_metrics(
                 _detached(terms), y, base_logits.detach(), twin_logits.detach(),
@@ -61,10 +60,6 @@ class TorchSteps(SingleDevice):
                 f"[{marker}] [{int(num_classes)}] [{low:g}] [{high:g}] [{int(whole)}]"
             )
         return y
-
-
-def _times(gradient, factor):
-    return None if gradient is None else gradient * factor
 
 
 def _detached(terms):

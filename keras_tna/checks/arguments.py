@@ -57,6 +57,41 @@ def check_input_shapes(base, twin):
         )
 
 
+def check_optimizers(model, optimizer, twin_optimizer):
+    """`TwinModel.compile`'s two optimizer arguments, resolved and checked.
+
+    Args:
+        model: TwinModel. The model being compiled.
+        optimizer: keras.optimizers.Optimizer, str or `"default"` (Adam, lr 1e-3).
+        twin_optimizer: keras.optimizers.Optimizer, str or None.
+
+    Returns:
+        (optimizer, twin_optimizer): optimizer objects (`twin_optimizer` None
+        when not given), each claimed for its network of `model`.
+    """
+    if isinstance(optimizer, str) and optimizer == "default":
+        optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    optimizer = get_optimizer(optimizer, "optimizer")
+    claim_optimizer(optimizer, model, model.base, "optimizer")
+    if twin_optimizer is None:
+        return optimizer, None
+    twin_optimizer = get_optimizer(twin_optimizer, "twin_optimizer")
+    if model.freeze_twin:
+        warnings.warn(
+            "`twin_optimizer` is not used: the twin is frozen "
+            "(freeze_twin=True). Leave it out.",
+            stacklevel=3,
+        )
+    if twin_optimizer is optimizer:
+        raise ValueError(
+            "`twin_optimizer` is the same object as `optimizer`; each "
+            "network needs its own optimizer state. Pass a second "
+            "optimizer or None (an independent copy)."
+        )
+    claim_optimizer(twin_optimizer, model, model.twin, "twin_optimizer")
+    return optimizer, twin_optimizer
+
+
 def get_optimizer(optimizer, role):
     """`keras.optimizers.get`, with a keras_tna message for unknown names."""
     try:
