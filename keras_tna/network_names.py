@@ -3,7 +3,7 @@
 A leaf: checking a run's settings (`keras_tna.runs.config`) and the flags of
 `apps/train.py` read the names here, so that neither imports Keras or
 TensorFlow. `keras_tna.models.REGISTRY` maps the same names to builders
-(tests/test_models.py checks that the two agree).
+(tests/models/test_models.py checks that the two agree).
 """
 
 # Names that build a backbone of another library from explicit arguments.

@@ -1,4 +1,4 @@
-"""One worker of the MultiWorkerMirroredStrategy tests in tests/test_distribute.py.
+"""One worker of the MultiWorkerMirroredStrategy tests in tests/distribute/test_distribute.py.
 
 Run with TF_CONFIG in the environment. It trains a tiny TwinModel with SGD on
 a fixed dataset (global batch `GLOBAL_BATCH`, auto-shard policy DATA) under

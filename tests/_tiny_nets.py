@@ -1,8 +1,8 @@
 """The tiny networks (and toy data) of the tests and of the sweep behind docs/reliability.md.
 
-`tests/test_twin_model_inputs.py` and `tests/_reliability_sweep.py` (which also
+`tests/checks/test_twin_model_inputs.py` and `tests/_reliability_sweep.py` (which also
 runs against older keras_tna checkouts) build their networks here;
-`tests/test_backends.py` takes `mlp` and `toy_classification`.
+`tests/backend/test_backends.py` takes `mlp` and `toy_classification`.
 """
 
 import keras

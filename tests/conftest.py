@@ -127,3 +127,17 @@ def op_determinism():
     tf.config.experimental.enable_op_determinism()
     yield
     tf_config.disable_op_determinism()
+
+
+@pytest.fixture(scope="session")
+def tna_smoke_run(tmp_path_factory):
+    """The shared smoke run (tests/_smoke.py), deterministic, trained once per
+    session: `(config, results)`. Tests only read it; one that changes a run
+    copies it or trains its own in `tmp_path`."""
+    from _smoke import smoke_config  # tests/_smoke.py imports keras_tna.training
+
+    config = smoke_config(tmp_path_factory.mktemp("tna_smoke_run"), deterministic=True)
+    from keras_tna import training
+
+    return config, training.train(config)
+

@@ -17,8 +17,8 @@ import pytest
 
 pytestmark = pytest.mark.every_backend  # also in the JAX and PyTorch passes
 
-WORKER = pathlib.Path(__file__).with_name("_backend_worker.py")
-REPO = pathlib.Path(__file__).resolve().parents[1]
+WORKER = pathlib.Path(__file__).parents[1] / "_backend_worker.py"
+REPO = pathlib.Path(__file__).resolve().parents[2]
 HERE = keras.backend.backend()
 MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
@@ -96,7 +96,7 @@ for a, b in zip(one, two):
     np.testing.assert_allclose(a, b, atol=1e-5)
 print("ok", len(one))
 """
-    code = code.replace("TESTS", str(pathlib.Path(__file__).parent))
+    code = code.replace("TESTS", str(pathlib.Path(__file__).parents[1]))
     result = run_python(code, backend="jax", timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ok" in result.stdout

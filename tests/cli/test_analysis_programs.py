@@ -23,7 +23,7 @@ from keras_tna.analysis import corruption_catalog as catalog
 from keras_tna.runs import store
 
 pytestmark = pytest.mark.large
-APPS = pathlib.Path(__file__).resolve().parents[1] / "apps"
+APPS = pathlib.Path(__file__).resolve().parents[2] / "apps"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from keras_tna import make_twin, models
 from keras_tna.models import layers as tna_layers
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 # A small keras-cv backbone that builds in well under a second. keras-cv's
 # basic-block ResNet has no projection shortcut in its first stack, so that

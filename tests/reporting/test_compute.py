@@ -10,7 +10,7 @@ import pytest
 from keras_tna.reporting import collect
 from keras_tna.reporting import compute
 
-RESULTS = pathlib.Path(__file__).resolve().parents[1] / "docs" / "results"
+RESULTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "results"
 REPORT = RESULTS / "compute_matched_convnet_cifar10"
 
 
@@ -138,7 +138,7 @@ def test_app_writes_the_report(tmp_path):
     for i, result in enumerate(RUNS[:6]):
         (runs / f"r{i}").mkdir(parents=True)
         (runs / f"r{i}" / "results.json").write_text(json.dumps(result))
-    repo = pathlib.Path(__file__).resolve().parents[1]
+    repo = pathlib.Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, str(repo / "apps" / "compute_report.py"), f"--runs={runs}",
          f"--output_dir={tmp_path / 'out'}"],

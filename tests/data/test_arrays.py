@@ -28,8 +28,8 @@ from keras_tna.data.arrays import load_arrays
 
 pytestmark = pytest.mark.every_backend  # also in the JAX and PyTorch passes
 
-WORKER = pathlib.Path(__file__).with_name("_arrays_worker.py")
-REPO = pathlib.Path(__file__).resolve().parents[1]
+WORKER = pathlib.Path(__file__).parents[1] / "_arrays_worker.py"
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def write_png(path, image):

@@ -27,16 +27,13 @@ from keras_tna.data import layout as data_layout
 from keras_tna.runs import layout
 from keras_tna.runs import validation
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from _smoke import smoke_config  # tests/_smoke.py
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = ["--dataset=digits", "--image_size=32", "--smoke", "--verbose=0",
          "--learning_rate=0.01"]
 
 
-def _smoke(output_dir, **changes):
-    settings = dict(dataset="digits", image_size=32, method="tna", smoke=True,
-                    verbose=0, learning_rate=0.01, output_dir=str(output_dir))
-    settings.update(changes)
-    return training.TrainConfig(**settings)
 
 
 def _folder(root, classes=("a", "b"), images=4):
@@ -145,7 +142,7 @@ def _bad_inputs(tmp):
     (tmp / "afile").write_text("x")
     (tmp / "garbage.keras").write_text("not a model")
     (tmp / "dir.keras").mkdir()
-    good = _smoke(tmp / "unused")
+    good = smoke_config(tmp / "unused")
     progress = json.dumps({"epoch": 1, "wall_time_s": 1.0})
     cut_json = '{"status": '
     return {
@@ -259,7 +256,7 @@ class _FailInFirstEpoch(keras.callbacks.Callback):
 
 
 def test_run_failing_before_its_first_epoch_removes_its_flags(tmp_path):
-    config = _smoke(tmp_path / "run", method="single")
+    config = smoke_config(tmp_path / "run", method="single")
     with pytest.raises(RuntimeError, match="simulated"):
         training.train(config, callbacks=[_FailInFirstEpoch()])
     assert not (tmp_path / "run" / "flags.txt").exists()
@@ -269,7 +266,7 @@ def test_run_failing_before_its_first_epoch_removes_its_flags(tmp_path):
 
 # ------------------------------------------- divergence
 def test_divergence_in_the_first_epoch_claims_no_checkpoint(tmp_path):
-    results = training.train(_smoke(tmp_path, alpha=1e12))
+    results = training.train(smoke_config(tmp_path, alpha=1e12))
     assert results["status"] == "diverged" and results["last_good_epoch"] == 0
     assert "No epoch ended with a finite loss, so no checkpoint was kept" in results["message"]
     assert "Kept the checkpoint" not in results["message"]

@@ -2,7 +2,7 @@
 runs give now: each `report.md` is regenerated from its runs and compared, and
 the page that quotes it must quote its tables unchanged (no drifting copy).
 
-The compute-matched page has its own test in test_reporting_compute.py.
+The compute-matched page has its own test in tests/reporting/test_compute.py.
 """
 
 import pathlib
@@ -11,7 +11,7 @@ import pytest
 
 from keras_tna import reporting
 
-RESULTS = pathlib.Path(__file__).resolve().parents[1] / "docs" / "results"
+RESULTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "results"
 
 
 # Each report and the seeds it covers (its page's command says the same).

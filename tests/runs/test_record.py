@@ -32,7 +32,9 @@ from keras_tna.runs import record as run_record
 from keras_tna.runs import store
 from keras_tna.runs.lock import RunLock, RunLockedError
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from _smoke import smoke_config  # tests/_smoke.py
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "docs" / "results"
 
 
@@ -55,11 +57,8 @@ def _fault_at(monkeypatch, event, suffix, error, occurrence=1):
 
 
 def _smoke(output_dir, **changes):
-    settings = dict(dataset="digits", image_size=32, method="tna", smoke=True,
-                    verbose=0, learning_rate=0.01, deterministic=True,
-                    output_dir=str(output_dir))
-    settings.update(changes)
-    return training.TrainConfig(**settings)
+    """The shared smoke run (tests/_smoke.py), deterministic: resumes compare bit for bit."""
+    return smoke_config(output_dir, **{"deterministic": True, **changes})
 
 
 def _history(run_dir):
@@ -85,11 +84,11 @@ def _assert_same_run(run_dir, results, reference):
     assert not (pathlib.Path(run_dir) / layout.LOCK_FILE).exists()
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """An uninterrupted deterministic smoke run: (run dir, results)."""
-    out = tmp_path_factory.mktemp("reference")
-    return out, training.train(_smoke(out))
+@pytest.fixture
+def reference(tna_smoke_run):
+    """The uninterrupted deterministic smoke run (tests/conftest.py): (run dir, results)."""
+    config, results = tna_smoke_run
+    return pathlib.Path(config.output_dir), results
 
 
 # ------------------------------------------------ checkpoint units, no training

@@ -21,7 +21,7 @@ from keras_tna import settings
 
 import _mw_worker  # tests/_mw_worker.py: the worker program and its model
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 WORKER = REPO / "tests" / "_mw_worker.py"
 GROUP_TIMEOUT_S = 150
 
