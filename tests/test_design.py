@@ -441,3 +441,41 @@ def test_only_the_owner_and_twin_models_views_name_the_two_optimizers():
     assert users == {"backend/twin_optimizer.py", "twin_model.py"}
     section = _section("The optimizer owner")
     assert all(f"`{path}`" in section for path in users)
+
+
+# ---------------------------------------------------------------- the tests' layout
+TESTS = ROOT / "tests"
+
+
+def test_test_folders_mirror_the_package_and_docs_testing_names_real_files():
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert folders <= packages, f"tests/ folders without a keras_tna package: {folders - packages}"
+    text = (ROOT / "docs" / "testing.md").read_text()
+    named = set(re.findall(r"`(tests/[\w/]+\.py)`", text))
+    assert len(named) > 15 and [n for n in named if not (ROOT / n).is_file()] == []
+    every_test_file = {p.relative_to(ROOT).as_posix() for p in TESTS.rglob("test_*.py")}
+    unlisted = every_test_file - named
+    assert unlisted == set(), f"docs/testing.md does not list {sorted(unlisted)}"
+
+
+def test_docs_testing_lists_the_modules_that_run_on_every_backend():
+    marked = {
+        p.relative_to(TESTS).as_posix() for p in TESTS.rglob("test_*.py")
+        if re.search(r"^pytestmark = pytest\.mark\.every_backend", p.read_text(), re.M)
+    }
+    section = (ROOT / "docs" / "testing.md").read_text().split("every_backend`:")[1].split("\n- ")[0]
+    assert set(re.findall(r"`([\w/]+\.py)`", section)) == marked
+
+
+def test_ci_runs_the_readme_commands_then_the_heavy_set():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+    setup = next(b for b in blocks if "python3 -m venv .venv" in b)
+    tests = next(b for b in blocks if b.startswith('pip install -q -e ".[torch]"'))
+    heavy = ci[ci.index("# --- the heavy set (--run_large -m large) ---") + 1]
+    # CI installs exactly as the README says (its set-up command up to the main job).
+    assert ci[ci.index("# --- README: set-up ---") + 1] == setup.split(" && python apps/")[0]
+    assert ci[ci.index("# --- README: tests ---") + 1] == tests
+    assert heavy == tests.split(" && ", 1)[1].replace("pytest -q tests", "pytest -q --run_large -m large tests")
