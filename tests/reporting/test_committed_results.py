@@ -37,3 +37,17 @@ def test_report_and_page_match_the_committed_runs(name, seeds):
     assert len(quoted) > 10
     missing = [line for line in quoted if line not in page]
     assert not missing, f"docs/results/{page_name}.md differs from {name}/report.md: {missing}"
+
+
+def test_the_spread_table_on_the_compute_page_is_what_the_runs_give():
+    """benchmarks/tna_spread.py's table, quoted on the compute-matched page
+    (over seeds 0-4, so later seeds do not change it)."""
+    import importlib.util
+
+    path = RESULTS.parents[1] / "benchmarks" / "tna_spread.py"
+    spec = importlib.util.spec_from_file_location("tna_spread", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    made = module.table(RESULTS / "table1_convnet_cifar10_20ep" / "runs", seeds=[0, 1, 2, 3, 4])
+    page = (RESULTS / "compute_matched_convnet_cifar10.md").read_text()
+    assert made in page, "regenerate: python benchmarks/tna_spread.py --runs=... --seeds=0,1,2,3,4"
