@@ -12,6 +12,8 @@ a user's metric its own).
 import keras
 from keras import ops
 
+from keras_tna.labels import class_ids
+
 try:
     # Keras' callbacks read a metric's direction (mode="auto") only from members
     # of this container, which keras 3.15 exports under no public name.
@@ -128,18 +130,6 @@ class TwinMetrics:
             else:
                 logs[metric.name] = result
         return logs
-
-
-def is_one_hot(y, logits):
-    """Whether labels are one-hot (or soft) vectors rather than class ids."""
-    return y is not None and len(y.shape) == len(logits.shape) and y.shape[-1] != 1
-
-
-def class_ids(y, logits):
-    """Integer labels from class ids or one-hot (or soft) label vectors."""
-    if is_one_hot(y, logits):
-        return ops.cast(ops.argmax(y, axis=-1), "int32")
-    return ops.cast(ops.reshape(y, (-1,)), "int32")
 
 
 def _as_list(given, weighted):

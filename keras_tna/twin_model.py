@@ -9,7 +9,8 @@ from keras_tna import backend
 from keras_tna import checks
 from keras_tna import losses as tna_losses
 from keras_tna.callbacks import DivergenceGuard, LateMatching
-from keras_tna.twin_metrics import TwinMetrics, is_one_hot
+from keras_tna.labels import is_one_hot
+from keras_tna.twin_metrics import TwinMetrics
 
 
 @keras.saving.register_keras_serializable(package="keras_tna")

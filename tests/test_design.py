@@ -479,3 +479,10 @@ def test_ci_runs_the_readme_commands_then_the_heavy_set():
     assert ci[ci.index("# --- README: set-up ---") + 1] == setup.split(" && python apps/")[0]
     assert ci[ci.index("# --- README: tests ---") + 1] == tests
     assert heavy == tests.split(" && ", 1)[1].replace("pytest -q tests", "pytest -q --run_large -m large tests")
+
+
+def test_only_labels_py_decides_whether_labels_are_one_hot():
+    """The rule (a last axis other than 1) is written once, in labels.py."""
+    rule = re.compile(r"shape\[-1\] (!= 1|not in \(None, 1\))")
+    writers = [_relative(p) for p in SOURCES if rule.search(p.read_text())]
+    assert writers == ["labels.py"]

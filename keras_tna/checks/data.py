@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from keras_tna.checks.arguments import _compatible, _input_shape
+from keras_tna.labels import is_one_hot_shape
 
 
 # ----------------------------------------------------------------------- data
@@ -104,7 +105,7 @@ def check_labels(y, model, prefix=""):
             f"{prefix}labels must have shape (n,) (class ids) or (n, classes) "
             f"(one-hot). Received: labels of shape {y.shape}"
         )
-    one_hot = y.ndim == 2 and y.shape[-1] != 1
+    one_hot = is_one_hot_shape(y.shape)
     _check_loss_matches(model, one_hot, f"{prefix}labels of shape {y.shape}")
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError(
@@ -237,7 +238,7 @@ def _check_dataset(model, dataset, y, prefix, fit_kwargs):
             f"{prefix}labels must have shape (batch,) (class ids) or (batch, "
             f"classes) (one-hot). Received: labels of shape {y_shape}"
         )
-    one_hot = len(y_shape) == 2 and y_shape[-1] not in (None, 1)
+    one_hot = is_one_hot_shape(y_shape)
     _check_loss_matches(model, one_hot, f"{prefix}labels of shape {y_shape}")
 
 
@@ -328,7 +329,7 @@ def first_batch(x, y):
             x_zero = None
         y_shape = tuple(getattr(y_spec, "shape", ()))
         y_zero = None
-        if len(y_shape) == 2 and y_shape[-1] not in (None, 1):
+        if is_one_hot_shape(y_shape):
             y_zero = np.zeros((1, y_shape[-1]), "float32")  # one-hot: width only
         return x_zero, y_zero
     if y is None:

@@ -11,6 +11,8 @@ import warnings
 
 import keras
 
+from keras_tna.labels import is_one_hot
+
 _LABEL_MARKER = "keras_tna_bad_labels"
 
 
@@ -25,7 +27,7 @@ def labels_in_step(model, y, logits):
     scalars are read on the host each step. A failure carries
     `_LABEL_MARKER`, which `reraise_step_error` recognises.
     """
-    if y is None or len(y.shape) == len(logits.shape) and y.shape[-1] != 1:
+    if y is None or is_one_hot(y, logits):
         return y  # no labels, or one-hot
     num_classes = logits.shape[-1]
     if num_classes is None:
