@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from keras_tna import data  # noqa: E402
 from keras_tna.analysis import _corrupt_worker  # noqa: E402
-from keras_tna.analysis import common  # noqa: E402
+from keras_tna.analysis import run_data  # noqa: E402
 from keras_tna.analysis import corruptions as corr  # noqa: E402
 from keras_tna.analysis import corruption_catalog as catalog  # noqa: E402
 
@@ -55,7 +55,7 @@ def main():
     severities = [int(s) for s in args.severities.split(",")]
 
     images, labels = data.load_raw(f"folder:{args.folder}", "test")
-    images, labels = common.random_subset(images, labels, args.num_images)
+    images, labels = run_data.random_subset(images, labels, args.num_images)
     n = len(images)
     print(f"{n} CIFAR-10 test images {images.shape[1:]}, severities {severities}, "
           f"{os.cpu_count()} CPUs visible")

@@ -1,20 +1,17 @@
 """`TwinModel`: train a base network together with a twin (TNA and relatives)."""
 
-import warnings
-
 import keras
 from keras import ops
 
 from keras_tna import backend
 from keras_tna import checks
 from keras_tna import losses as tna_losses
-from keras_tna.callbacks import DivergenceGuard, LateMatching
 from keras_tna.labels import is_one_hot
 from keras_tna.twin_metrics import TwinMetrics
 
 
 @keras.saving.register_keras_serializable(package="keras_tna")
-class TwinModel(keras.Model):
+class TwinModel(checks.CheckedFit, keras.Model):
     """Trains a base network with a twin; only the base is kept for inference.
 
     The training objective (Twin Network Augmentation, the paper's eq. (1)) is
@@ -356,86 +353,6 @@ class TwinModel(keras.Model):
             self.backend_steps.num_replicas(),
         )
 
-    # ------------------------------------------------------------------ fit
-    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
-        """`keras.Model.fit`, after checking the data and building optimizers.
-
-        Compiles with the defaults if needed, checks the data against the
-        networks before any step (see `keras_tna.checks`: labels, input
-        shapes, NaN/inf inputs, empty data, `validation_data`), builds both
-        optimizers (so that `keras.callbacks.BackupAndRestore` restores both)
-        and adds the `LateMatching` callback that sets `alpha_variable` each
-        epoch.
-
-        Divergence: unless `callbacks` holds a `keras_tna.DivergenceGuard`,
-        `fit` adds `DivergenceGuard(restore_last_good=True)`: when the loss
-        becomes NaN/inf, training stops, the weights and optimizer state of
-        the last epoch that ended with a finite loss (or of the start of this
-        `fit`) are put back and a warning names the epoch and batch and what
-        to lower. Pass your own `DivergenceGuard()` to keep the diverged
-        weights (or `DivergenceGuard(monitor="none")` to switch it off).
-        """
-        bound = _bind_fit_arguments(self, x, y, args, kwargs)
-        checks.check_batch_size(bound.get("batch_size"))
-        self._prepare(x, y, bound)
-        checks.check_validation_data(self, bound.get("validation_data"))
-        callbacks = list(callbacks or [])
-        if not any(isinstance(c, LateMatching) for c in callbacks):
-            callbacks.append(LateMatching(self.matching_start_epoch))
-        guard = None
-        if not any(isinstance(c, DivergenceGuard) for c in callbacks):
-            guard = DivergenceGuard(restore_last_good=True)
-            callbacks.append(guard)
-        if self.freeze_twin:
-            callbacks.append(checks.FrozenTwinCheck(checks.count_classes(self)))
-        epochs = bound.get("epochs", 1)
-        if self.alpha > 0 and self.matching_start_epoch >= epochs:
-            warnings.warn(
-                f"matching_start_epoch={self.matching_start_epoch} but fit runs "
-                f"epochs 0 to {epochs - 1}: the matching loss never switches on. "
-                "Lower matching_start_epoch or train longer.",
-                stacklevel=2,
-            )
-        steps = checks.StepCounter()
-        callbacks.append(steps)
-        try:
-            history = super().fit(x, y, *args, callbacks=callbacks, **kwargs)
-        except Exception as error:
-            checks.reraise_step_error(error)
-            if isinstance(error, UnboundLocalError) and "logs" in str(error):
-                # keras' JAX trainer fails so on data that yields no batch
-                steps.check_ran()
-            raise
-        steps.check_ran()
-        if guard is not None and guard.diverged_at is not None:
-            warnings.warn(guard.message, stacklevel=2)
-        return history
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._prepare(x, y, {"sample_weight": kwargs.get("sample_weight")})
-        try:
-            return super().evaluate(x, y, *args, **kwargs)
-        except Exception as error:
-            checks.reraise_step_error(error)
-            raise
-
-    def _prepare(self, x, y, arguments=None):
-        if not self.compiled:
-            self.compile()
-        arguments = arguments or {}
-        checks.check_data(
-            self, x, y, arguments.get("sample_weight"), fit_kwargs=arguments
-        )
-        x_first, y_first = checks.first_batch(x, y)
-        if not self.built and x_first is not None:
-            self.base(x_first[:1])
-            self.twin(x_first[:1])
-            self.built = True
-        checks.check_logit_shapes(self.base, self.twin, x_first)
-        checks.check_sample_labels(y_first, checks.count_classes(self))
-        if self.built:  # else keras builds both, with the networks, on the first batch
-            self.build_optimizers()
-
     # ------------------------------------------------------------------ export
     def ensemble(self, name="ensemble"):
         """Returns a plain keras.Model averaging the base's and twin's logits.
@@ -513,23 +430,6 @@ def _serialize_list(value):
     if isinstance(value, (list, tuple)):
         return [keras.saving.serialize_keras_object(v) for v in value]
     return keras.saving.serialize_keras_object(value)
-
-
-def _bind_fit_arguments(model, x, y, args, kwargs):
-    """`fit`'s arguments by name, whether passed by position or keyword."""
-    import inspect
-
-    try:
-        bound = inspect.signature(keras.Model.fit).bind(
-            model, x, y, *args, **kwargs
-        )
-    except TypeError:
-        return dict(kwargs)
-    arguments = dict(bound.arguments)
-    arguments.update(arguments.pop("kwargs", {}))
-    arguments.setdefault("epochs", 1)
-    arguments.setdefault("initial_epoch", 0)
-    return arguments
 
 
 def _input_shape(model):

@@ -38,7 +38,7 @@ __getattr__, __dir__ = lazy_attributes(
     },
     globals(),
     submodules=("cka", "common", "corruption_catalog", "corruption_sources", "corruptions",
-                "plots", "probes"),
+                "plots", "probes", "run_data"),
     # These names load Keras: TensorFlow's start-up notices are dropped first.
     before_import=tf_logs.quiet_tensorflow_start,
 )

@@ -13,6 +13,9 @@ labels) are checked inside the step by `labels_in_step`, whose failure
 - `data`: what `fit`/`evaluate` are given (arrays, datasets, labels, weights).
 - `during_fit`: the label check inside the step, and the callbacks that check
   a fit as it runs (`FrozenTwinCheck`, `StepCounter`).
+- `fitting`: `CheckedFit`, `TwinModel`'s `fit` and `evaluate`: the checks
+  above run before the first step, the callbacks every fit adds, step errors
+  re-raised.
 """
 
 from keras_tna.checks.arguments import (
@@ -41,6 +44,7 @@ from keras_tna.checks.during_fit import (
     labels_in_step,
     reraise_step_error,
 )
+from keras_tna.checks.fitting import CheckedFit
 
 __all__ = [
     "check_alpha",
@@ -57,6 +61,7 @@ __all__ = [
     "check_start_epoch",
     "check_temperature",
     "check_validation_data",
+    "CheckedFit",
     "count_classes",
     "first_batch",
     "FrozenTwinCheck",

@@ -30,8 +30,8 @@ flags.DEFINE_boolean("include_logits", True, "Also compare the logits (the FC ro
 def run_cka():
     runs, skipped = store.find_runs(FLAGS.runs)
     tf_logs.quiet_tensorflow_start()  # TensorFlow's start-up notices dropped, then:
-    from keras_tna.analysis import cka, common, plots  # TensorFlow: after the checks (fast --help)
-    common.check_same_dataset(runs)
+    from keras_tna.analysis import cka, common, plots, run_data  # TensorFlow: after the checks (fast --help)
+    run_data.check_same_dataset(runs)
     pairs = cka.table5_pairs(runs)
     if not pairs:
         raise ValueError(
@@ -39,16 +39,16 @@ def run_cka():
             "TNA run and a single run of different seeds, or a TNA/DML run "
             f"with a twin.keras. Received runs: {[str(r.path) for r in runs]}"
         )
-    bundle = common.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
-    images, labels = common.load_run_test_set(runs[0], FLAGS.max_examples, FLAGS.data_dir)
-    test = common.NormalizedBatches(images, labels, bundle.normalize, FLAGS.batch_size)
+    bundle = run_data.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
+    images, labels = run_data.load_run_test_set(runs[0], FLAGS.max_examples, FLAGS.data_dir)
+    test = run_data.NormalizedBatches(images, labels, bundle.normalize, FLAGS.batch_size)
     networks = {}
 
     def network(run, which):
         key = (run.path, which)
         if key not in networks:
             model = run.load_base() if which == "base" else run.load_twin()
-            common.check_network_fits(model, bundle, f"{run.path}/{which}.keras")
+            run_data.check_network_fits(model, bundle, f"{run.path}/{which}.keras")
             networks[key] = model
         return networks[key]
 

@@ -43,23 +43,23 @@ flags.DEFINE_integer("seed", 0, "Seeds the probes' initialisation and batch orde
 def run_probes():
     runs, skipped = store.find_runs(FLAGS.runs)
     tf_logs.quiet_tensorflow_start()  # TensorFlow's start-up notices dropped, then:
-    from keras_tna.analysis import common, plots, probes  # TensorFlow: after the checks (fast --help)
-    common.check_same_dataset(runs)
-    bundle = common.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
+    from keras_tna.analysis import common, plots, probes, run_data  # TensorFlow: after the checks (fast --help)
+    run_data.check_same_dataset(runs)
+    bundle = run_data.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
     if bundle.train is None:
         raise ValueError(f"{bundle.name!r} has no training split to train probes on.")
     # load(..., augment=False): the training split is shuffled with seed 0,
     # not augmented, so a subset is a fixed random sample.
-    train = common.take_examples(bundle.train, FLAGS.max_train_examples, FLAGS.batch_size)
-    images, labels = common.load_run_test_set(runs[0], FLAGS.max_examples, FLAGS.data_dir)
-    test = common.NormalizedBatches(images, labels, bundle.normalize, FLAGS.batch_size)
+    train = run_data.take_examples(bundle.train, FLAGS.max_train_examples, FLAGS.batch_size)
+    images, labels = run_data.load_run_test_set(runs[0], FLAGS.max_examples, FLAGS.data_dir)
+    test = run_data.NormalizedBatches(images, labels, bundle.normalize, FLAGS.batch_size)
     values = {}
     names = None
     sizes = None
     diverged = []
     for run in runs:
         model = run.load_base()
-        common.check_network_fits(model, bundle, str(run.base_path))
+        run_data.check_network_fits(model, bundle, str(run.base_path))
         result = probes.linear_probes(
             model,
             train,

@@ -92,10 +92,10 @@ def run_robustness():
     names = [catalog.get_corruption(c).name for c in FLAGS.corruptions]
     runs, skipped = store.find_runs(FLAGS.runs)
     tf_logs.quiet_tensorflow_start()  # TensorFlow's start-up notices dropped, then:
-    from keras_tna.analysis import common  # TensorFlow: after the checks (fast --help)
-    common.check_same_dataset(runs)
-    bundle = common.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
-    clean_images, clean_labels = common.load_run_test_set(
+    from keras_tna.analysis import run_data  # TensorFlow: after the checks (fast --help)
+    run_data.check_same_dataset(runs)
+    bundle = run_data.load_run_dataset(runs[0], FLAGS.batch_size, FLAGS.data_dir)
+    clean_images, clean_labels = run_data.load_run_test_set(
         runs[0], FLAGS.max_examples, FLAGS.data_dir
     )
     source = make_source(runs[0], bundle, clean_images, clean_labels)
@@ -107,12 +107,12 @@ def run_robustness():
 
 
 def evaluate_runs(runs, source, bundle, names, severities, clean_images, clean_labels):
-    from keras_tna.analysis import common, corruptions as corr  # TensorFlow: after the checks (fast --help)
+    from keras_tna.analysis import corruptions as corr, run_data  # TensorFlow: after the checks (fast --help)
 
     results = {}
     for run in runs:
         model = run.load_base()
-        common.check_network_fits(model, bundle, str(run.base_path))
+        run_data.check_network_fits(model, bundle, str(run.base_path))
         result = corr.evaluate_corruptions(
             model, source, bundle.normalize, names, severities,
             clean=(clean_images, clean_labels), batch_size=FLAGS.batch_size,

@@ -13,10 +13,12 @@ the same functions. Where things live:
 - `keras_tna.training.optimizers`: `learning_rate_schedule`, `make_optimizer`.
 - `keras_tna.training.resume`: new / resume / done, the epoch stream.
 - `keras_tna.training.run`: `train`; `keras_tna.training.sweeps`: `sweep`.
+- `keras_tna.training.networks`: the networks a run builds and compiles
+  (`load_frozen_twin`); `keras_tna.training.console`: what a run prints.
 
 `import keras_tna.training` does not import TensorFlow: `train`, `sweep` and
-the other names of `run.py` and `sweeps.py` (which run on tf.data and
-tf.distribute) are loaded on first use.
+the other names of `run.py`, `networks.py` and `sweeps.py` (which run on
+tf.data and tf.distribute) are loaded on first use.
 
 Examples:
 
@@ -37,7 +39,8 @@ __getattr__, __dir__ = lazy_attributes(
     __name__,
     {
         "keras_tna.training.optimizers": ("learning_rate_schedule", "make_optimizer"),
-        "keras_tna.training.run": ("train", "load_frozen_twin", "versions"),
+        "keras_tna.training.networks": ("load_frozen_twin",),
+        "keras_tna.training.run": ("train", "versions"),
         "keras_tna.training.sweeps": ("sweep", "sweep_configs", "run_name"),
     },
     globals(),

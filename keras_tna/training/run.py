@@ -3,13 +3,14 @@
 A run owns one output directory, read and written through
 `keras_tna.runs.record.RunRecord` while this process holds its lock; `train`
 decides with `keras_tna.training.resume` whether to start, resume or reuse
-it, builds the networks and the optimizer, fits with the run's callbacks
-(a checkpoint unit after every epoch), evaluates and writes `results.json`.
+it, builds the networks and the optimizer (`keras_tna.training.networks`),
+fits with the run's callbacks (a checkpoint unit after every epoch),
+evaluates and writes `results.json`; what it prints is
+`keras_tna.training.console`'s.
 """
 
 import contextlib
 import math
-import os
 import platform
 import time
 
@@ -20,25 +21,15 @@ import tensorflow as tf
 import keras_tna
 from keras_tna import data as tna_data
 from keras_tna import distribute
-from keras_tna import initializers
-from keras_tna import models as tna_models
 from keras_tna.callbacks import DivergenceGuard
 from keras_tna.runs import collapse as run_collapse
 from keras_tna.runs import layout
 from keras_tna.runs import record as run_record
 from keras_tna.runs.config import TrainConfig
-from keras_tna.runs.validation import check_twin_checkpoint
-from keras_tna.settings import (
-    SMOKE_BATCH_SIZE,
-    SMOKE_EPOCHS,
-    SMOKE_STEPS,
-    TWIN_SEED_OFFSET,
-)
-from keras_tna.training import resume
+from keras_tna.settings import SMOKE_BATCH_SIZE, SMOKE_EPOCHS, SMOKE_STEPS
+from keras_tna.training import console, resume
 from keras_tna.training.callbacks import EpochExtras, RunCheckpoint
-from keras_tna.training.optimizers import make_optimizer
-from keras_tna.twin_model import TwinModel
-from keras_tna.twins import make_twin
+from keras_tna.training.networks import build_and_compile, count_params
 
 
 class _PrecisionPolicy:
@@ -66,64 +57,6 @@ def versions():
     }
 
 
-def _build_twin(config, plan, base, num_classes, input_shape, network_kwargs):
-    if config.method_spec.freeze_twin:
-        return load_frozen_twin(config.twin_checkpoint, num_classes, input_shape)
-    reinit = plan.twin_reinit
-    if reinit != "all":
-        return make_twin(base, reinit=reinit, seed=config.seed + TWIN_SEED_OFFSET)
-    same_network = config.twin_model in (None, config.model)
-    return tna_models.build(
-        config.twin_model or config.model,
-        num_classes,
-        input_shape,
-        seed=config.seed + TWIN_SEED_OFFSET,
-        **network_kwargs,
-        **(config.network_kwargs() if same_network else {}),
-    )
-
-
-def load_frozen_twin(path, num_classes, input_shape):
-    """Loads a pretrained twin and checks it fits the dataset.
-
-    Args:
-        path: str. A `.keras` network (a run's `base.keras`).
-        num_classes: int. The dataset's number of classes.
-        input_shape: tuple. The dataset's image shape.
-
-    Returns:
-        The loaded `keras.Model`.
-
-    Raises:
-        FileNotFoundError: `path` does not exist.
-        ValueError: the network's logits or inputs have another shape.
-    """
-    check_twin_checkpoint(path)
-    try:
-        twin = keras.models.load_model(path, compile=False)
-    except Exception as error:  # keras raises many types for a bad file
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ValueError(
-            f"The frozen twin checkpoint {path!r} could not be loaded ({first[:200]}); "
-            "pass the base.keras of a finished run. "
-            f"Received: twin_checkpoint={path!r}"
-        ) from None
-    logits = tuple(twin.outputs[0].shape[1:])
-    inputs = tuple(twin.inputs[0].shape[1:])
-    if logits != (num_classes,) or inputs != tuple(input_shape):
-        raise ValueError(
-            f"The frozen twin {path!r} takes inputs {inputs} and outputs "
-            f"logits {logits}, but the dataset has images {tuple(input_shape)} "
-            f"and {num_classes} classes; pass the checkpoint of a network "
-            f"trained on this dataset. Received: twin_checkpoint={path!r}"
-        )
-    return twin
-
-
-def _count_params(model):
-    return int(sum(np.prod(w.shape) for w in model.weights))
-
-
 def _num_steps(dataset, num_examples, batch_size):
     steps = int(dataset.cardinality())
     if steps < 0:  # unknown or infinite
@@ -135,21 +68,6 @@ def _num_steps(dataset, num_examples, batch_size):
             f"{num_examples} training examples"
         )
     return steps
-
-
-def _device_line(strategy):
-    gpus = tf.config.list_logical_devices("GPU")
-    tpus = tf.config.list_logical_devices("TPU")
-    if tpus:
-        device = f"{len(tpus)} TPU core(s)"
-    elif gpus:
-        device = f"{len(gpus)} GPU(s)"
-    else:
-        device = f"CPU ({os.cpu_count()} cores)"
-    return (
-        f"{device}, strategy {type(strategy).__name__} "
-        f"({strategy.num_replicas_in_sync} replica(s))"
-    )
 
 
 def train(config, callbacks=None):
@@ -201,7 +119,7 @@ def train(config, callbacks=None):
         if created and record.path.is_dir() and not any(record.path.iterdir()):
             record.path.rmdir()  # a new run that failed to start leaves nothing
     if results["status"] == "completed":
-        print(_summary_line(results), flush=True)
+        print(console.summary_line(results), flush=True)
     return results
 
 
@@ -248,11 +166,11 @@ def _set_up_and_fit(config, record, status, strategy, clock, callbacks):
         bundle, train_data, test_data, steps = _load_data(config, plan, strategy)
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
-            model, base, twin = _build_and_compile(
+            model, base, twin = build_and_compile(
                 config, plan, bundle, steps, jit_compile
             )
         results = _describe(config, plan, bundle, base, twin, steps)
-        _print_header(config, plan, bundle, base, twin, results, strategy)
+        console.print_header(config, plan, bundle, base, twin, results, strategy)
         # Only now, set up, does the run write its directory (flags.txt).
         resume.start_run_dir(config, status)
         with distribute.worker_dir(record.path, strategy) as run_dir:
@@ -314,70 +232,6 @@ def _load_data(config, plan, strategy):
     return bundle, train_data, test_data, steps
 
 
-def _build_and_compile(config, plan, bundle, steps_per_epoch, jit_compile):
-    """The model `fit` trains (a TwinModel, or the base for "single")."""
-    method = config.method_spec
-    network_kwargs = {
-        "weight_decay": 0.0 if config.optimizer == "adamw" else config.weight_decay
-    }
-    if config.kernel_initializer is not None:
-        network_kwargs["kernel_initializer"] = initializers.kernel_initializer(
-            config.kernel_initializer
-        )
-    base = tna_models.build(
-        config.model,
-        bundle.num_classes,
-        bundle.input_shape,
-        seed=config.seed,
-        **network_kwargs,
-        **config.network_kwargs(),
-    )
-    twin = (
-        _build_twin(
-            config, plan, base, bundle.num_classes, bundle.input_shape, network_kwargs
-        )
-        if method.twin
-        else None
-    )
-    optimizer = make_optimizer(
-        config.optimizer,
-        config.learning_rate,
-        steps_per_epoch,
-        plan.epochs,
-        schedule=config.schedule,
-        warmup_epochs=config.warmup_epochs,
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-        weight_decay=config.weight_decay,
-    )
-    if twin is None:
-        base.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[
-                keras.metrics.SparseCategoricalAccuracy(name="base_accuracy"),
-                keras.metrics.SparseCategoricalCrossentropy(
-                    from_logits=True, name="base_loss"
-                ),
-            ],
-            jit_compile=jit_compile,
-        )
-        base.optimizer.build(base.trainable_variables)
-        return base, base, None
-    model = TwinModel(
-        base,
-        twin,
-        alpha=plan.alpha,
-        matching=method.matching,
-        temperature=config.temperature,
-        freeze_twin=method.freeze_twin,
-        matching_start_epoch=plan.matching_start_epoch,
-    )
-    model.compile(optimizer=optimizer, jit_compile=jit_compile)
-    model.build_optimizers()
-    return model, base, twin
-
-
 def _describe(config, plan, bundle, base, twin, steps_per_epoch):
     """The results.json entries known before training."""
     method = config.method_spec
@@ -401,8 +255,8 @@ def _describe(config, plan, bundle, base, twin, steps_per_epoch):
         "num_test": bundle.num_test,
         "num_classes": bundle.num_classes,
         "smoke": config.smoke,
-        "params_base": _count_params(base),
-        "params_twin": _count_params(twin) if twin is not None else None,
+        "params_base": count_params(base),
+        "params_twin": count_params(twin) if twin is not None else None,
     }
 
 
@@ -512,50 +366,3 @@ def _maybe(scores, key, twin):
     return float(scores[key]) if twin is not None else None
 
 
-def _summary_line(results):
-    parts = [f"base accuracy {results['base_accuracy']:.4f}"]
-    if results["twin_accuracy"] is not None:
-        parts.append(f"twin {results['twin_accuracy']:.4f}")
-        parts.append(f"ensemble {results['ensemble_accuracy']:.4f}")
-    return (
-        f"Done: {results['method']} seed {results['seed']}: "
-        + ", ".join(parts)
-        + f" ({results['wall_time_s']:.0f} s)"
-    )
-
-
-def _print_header(config, plan, bundle, base, twin, results, strategy):
-    method = config.method_spec
-    alpha = plan.alpha
-    lines = [
-        f"keras_tna: {config.method} ({method.description})"
-        + (f", alpha={alpha:g}" if alpha is not None else "")
-        + (
-            f", matching from epoch {plan.matching_start_epoch}"
-            if method.twin and plan.matching_start_epoch
-            else ""
-        )
-        + f", seed {config.seed} -> {config.output_dir}",
-        f"  base:      {base.name} ({results['params_base']:,} parameters)",
-    ]
-    if twin is not None:
-        origin = (
-            f", frozen, from {config.twin_checkpoint}" if method.freeze_twin else ""
-        )
-        lines.append(
-            f"  twin:      {twin.name} ({results['params_twin']:,} parameters{origin})"
-        )
-    lines += [
-        f"  dataset:   {bundle.name}: {bundle.num_train:,} train / "
-        f"{bundle.num_test:,} test images {tuple(bundle.input_shape)}, "
-        f"{bundle.num_classes} classes",
-        f"  training:  {plan.epochs} epochs x {results['steps_per_epoch']} steps of "
-        f"batch {plan.batch_size}, {config.optimizer} lr {config.learning_rate:g} "
-        f"({config.schedule}"
-        + (f", {config.warmup_epochs:g} warm-up epochs" if config.warmup_epochs else "")
-        + f"), weight decay {config.weight_decay:g}"
-        + (" [smoke]" if config.smoke else ""),
-        f"  device:    {_device_line(strategy)}, precision "
-        f"{config.mixed_precision}, jit_compile {config.jit_compile}",
-    ]
-    print("\n".join(lines), flush=True)

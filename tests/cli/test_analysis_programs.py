@@ -19,6 +19,7 @@ from keras_tna import analysis
 from keras_tna import training
 from keras_tna.analysis import cka
 from keras_tna.analysis import common
+from keras_tna.analysis import run_data
 from keras_tna.analysis import corruption_catalog as catalog
 from keras_tna.runs import store
 
@@ -60,10 +61,10 @@ def test_cka_app(runs_dir, tmp_path):
     assert out["num_examples"] == 360  # the whole digits test set
     # The app's Base vs Twin matrix of tna seed 0 equals the library's.
     run = analysis.read_run(runs_dir / "tna" / "seed_0")
-    bundle = common.load_run_dataset(run)
-    images, labels = common.load_run_test_set(run)
+    bundle = run_data.load_run_dataset(run)
+    images, labels = run_data.load_run_test_set(run)
     expected = cka.compare_networks(
-        run.load_base(), run.load_twin(), common.NormalizedBatches(images, labels, bundle.normalize)
+        run.load_base(), run.load_twin(), run_data.NormalizedBatches(images, labels, bundle.normalize)
     )
     got = [p for p in pairs["Base vs Twin"] if p["pair"].startswith("tna s0")][0]["matrix"]
     np.testing.assert_allclose(got, expected.matrix, atol=1e-5)
@@ -103,8 +104,8 @@ def test_robustness_app_generated(runs_dir, tmp_path):
     assert cached == ["contrast_2_seed0_n60.npy", "elastic_transform_2_seed0_n60.npy"]
     # Re-evaluate one network on the cached images in-process.
     run = analysis.read_run(runs_dir / "tna" / "seed_1")
-    bundle = common.load_run_dataset(run)
-    images, labels = common.load_run_test_set(run, 60)
+    bundle = run_data.load_run_dataset(run)
+    images, labels = run_data.load_run_test_set(run, 60)
     corrupted = np.load(next(cache.rglob("elastic_transform_2_seed0_n60.npy")))
     np.testing.assert_array_equal(corrupted, catalog.corrupt_images(images, "elastic", 2, seed=0))
     logits = run.load_base().predict(bundle.normalize(corrupted), verbose=0)
@@ -129,7 +130,7 @@ def test_apps_reject_bad_input(runs_dir, tmp_path):
     # The same checks in-process (each app calls them before any work).
     runs, _ = store.find_runs([runs_dir / "tna", other])
     with pytest.raises(ValueError, match="different datasets"):
-        common.check_same_dataset(runs)
+        run_data.check_same_dataset(runs)
     (other / "base.keras").write_text("not a network")
     with pytest.raises(ValueError, match="is not a network this package can read"):
         analysis.read_run(other).load_base()
