@@ -117,6 +117,14 @@ def test_bad_flags_fail_at_parse_time(args, message):
         _parse(*args)
 
 
+def test_flags_txt_reruns_the_same_run(tna_smoke_run):
+    """A run's flags.txt, given back to apps/train.py, is the same run."""
+    config, _ = tna_smoke_run
+    rerun, sweep = _parse(f"--flagfile={config.output_dir}/flags.txt")
+    assert sweep is None
+    assert rerun == config
+
+
 def test_cli_bad_flag_is_one_line_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "apps/train.py", "--model=resnet1000",

@@ -68,13 +68,6 @@ def test_smoke_accuracies_match_the_saved_networks(tna_smoke_run):
     )
 
 
-def test_flags_txt_reruns_the_same_run(tna_smoke_run):
-    config, _ = tna_smoke_run
-    rerun, sweep = _parse(f"--flagfile={config.output_dir}/flags.txt")
-    assert sweep is None
-    assert rerun == config
-
-
 def test_repeated_run_is_not_retrained(tna_smoke_run, capsys):
     config, results = tna_smoke_run
     out = pathlib.Path(config.output_dir)
