@@ -35,16 +35,15 @@ with keras_tna.distribute.stop_on_peer_failure(strategy):
 ```
 """
 
-# The code lives in two modules; their public names are importable from here.
+# The code lives in its modules; their public names are importable from here.
+from keras_tna.distribute.cluster import parse_tf_config, TF_CONFIG_EXAMPLE
 from keras_tna.distribute.strategies import (
     available,
     DEFAULT_CLUSTER_TIMEOUT_S,
     DEFAULT_COLLECTIVE_TIMEOUT_S,
     DEFAULT_TPU_CONNECT_TIMEOUT_S,
     make_strategy,
-    parse_tf_config,
     STRATEGIES,
-    TF_CONFIG_EXAMPLE,
 )
 from keras_tna.distribute.workers import (
     BackupAndRestore,
