@@ -45,21 +45,22 @@ from keras_tna.distribute.strategies import (
     make_strategy,
     STRATEGIES,
 )
+from keras_tna.distribute.inputs import (
+    check_global_batch,
+    distribute_dataset_options,
+    shard,
+    worker_seed,
+)
+from keras_tna.distribute.model_settings import check_jit_compile, synchronize_batchnorm
 from keras_tna.distribute.workers import (
     BackupAndRestore,
-    check_global_batch,
-    check_jit_compile,
     checkpoint_dir_for_worker,
-    distribute_dataset_options,
     is_chief,
     num_workers,
     remove_worker_dir,
-    shard,
     stop_on_peer_failure,
-    synchronize_batchnorm,
     worker_dir,
     worker_index,
-    worker_seed,
 )
 
 __all__ = [
