@@ -23,7 +23,7 @@ from keras_tna.cli import report_flags  # noqa: E402
 from keras_tna.cli import run_program  # noqa: E402
 from keras_tna import tf_logs  # noqa: E402
 from keras_tna.formatting import csv_text  # noqa: E402
-from keras_tna.reporting.tables import collect  # noqa: E402
+from keras_tna.reporting.grouping import collect  # noqa: E402
 from keras_tna.runs.atomic import atomic_write  # noqa: E402
 
 flags.DEFINE_list("input_shape", ["32", "32", "3"], "Image shape for counting MACs: height,width,channels.")

@@ -29,8 +29,8 @@ def digits_source(image_size, resize_all, make_split):
     """The digits `Source`, with the caller's resizing and split type.
 
     Shared by the tf.data loader (`load_digits`: TensorFlow resizing, tf.data
-    splits) and the TensorFlow-free one (`arrays.py`: numpy resizing, array
-    splits), so both have the same split, statistics and augmentation.
+    splits) and the TensorFlow-free one (`array_sources.py`: numpy resizing,
+    array splits), so both have the same split, statistics and augmentation.
 
     Args:
         image_size: None or tuple `(height, width)`.
@@ -69,7 +69,7 @@ def digits_source(image_size, resize_all, make_split):
 
 
 def _resize_all(images, size):
-    # Here: `data.arrays` (the TensorFlow-free path) imports this module;
+    # Here: `data.array_sources` (the TensorFlow-free path) imports this module;
     # resizing digits is the one step that needs TensorFlow.
     import tensorflow as tf
 

@@ -1,7 +1,7 @@
 """Reading image files without TensorFlow: the one PIL decoder and resize.
 
-Used by the TensorFlow-free datasets (`keras_tna.data.arrays`) and by the
-corruption benchmark's image folders (`keras_tna.analysis.corruptions`).
+Used by the TensorFlow-free datasets (`keras_tna.data.array_sources`) and by
+the corruption benchmark's image folders (`keras_tna.analysis.corruptions`).
 Images are decoded with PIL (always 3 channels) and resized with TensorFlow's
 antialiased bilinear filter reimplemented in numpy, so resized pixels match
 `keras_tna.data.load`'s (`augment.resize`).

@@ -3,7 +3,7 @@
 `folder_files` lists `folder:<path>` (`train/<class>/*` + `test/<class>/*`) and
 `tinyimagenet_files` the official tiny-imagenet-200 layout, checking the layout
 and reporting what is wrong in one line. Both decoders use them: the tf.data one
-(`folders.py`) and the TensorFlow-free one (`arrays.py`), as they do
+(`folders.py`) and the TensorFlow-free one (`array_sources.py`), as they do
 `augmentation_for_size` (the paper's augmentation for a folder's image size)
 and the two errors about unreadable and mis-sized images.
 """

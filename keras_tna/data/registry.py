@@ -6,7 +6,7 @@ A name is either a plain registry key (`"cifar10"`) or a key with an argument:
 only place that parses names.
 
 Loaders are imported on first call: the registry itself imports no TensorFlow,
-so the TensorFlow-free loader (`arrays.py`, `arrays_loader` below) uses it too.
+so the TensorFlow-free loaders (`array_sources.py`, `arrays_loader` below) use it too.
 """
 
 import dataclasses
@@ -63,7 +63,7 @@ _REGISTRY = {
             "digits",
             _lazy("digits", "load_digits"),
             description="sklearn's 1,797 8x8 grey digits (offline, nothing to download)",
-            arrays_loader=_lazy("arrays", "load_digits_arrays"),
+            arrays_loader=_lazy("array_sources", "load_digits_arrays"),
         ),
         DatasetSpec(
             "cifar10", _lazy("tfds_sources", "load_cifar10"), description="TFDS CIFAR-10"
@@ -90,7 +90,7 @@ _REGISTRY = {
             separator=":",
             argument="<path>",
             description="an image folder: <path>/train/<class>/*, <path>/test/<class>/*",
-            arrays_loader=_lazy("arrays", "load_folder_arrays"),
+            arrays_loader=_lazy("array_sources", "load_folder_arrays"),
         ),
         DatasetSpec(
             "tinyimagenet",
@@ -98,7 +98,7 @@ _REGISTRY = {
             separator=":",
             argument="<path>",
             description="tiny-imagenet-200 unpacked at <path> (train/, val/)",
-            arrays_loader=_lazy("arrays", "load_tinyimagenet_arrays"),
+            arrays_loader=_lazy("array_sources", "load_tinyimagenet_arrays"),
         ),
     )
 }

@@ -31,7 +31,7 @@ CIFAR10_CLASSES = (
 
 # TensorFlow is imported inside `Split.from_arrays` (its one use), so that
 # `Source`, `Augmentation` and `channel_stats` serve the TensorFlow-free loader
-# (`arrays.py`) too.
+# (`array_sources.py`) too.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Split:
 
     Either in memory (`images`/`labels` arrays, `dataset` built from them) or
     streamed (`dataset` only, read from files each epoch). The TensorFlow-free
-    loader (`arrays.py`) makes in-memory splits with `dataset=None`.
+    loader (`array_sources.py`) makes in-memory splits with `dataset=None`.
     """
 
     dataset: Optional["tf.data.Dataset"]

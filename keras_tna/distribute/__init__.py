@@ -35,32 +35,32 @@ with keras_tna.distribute.stop_on_peer_failure(strategy):
 ```
 """
 
-# The code lives in two modules; their public names are importable from here.
+# The code lives in its modules; their public names are importable from here.
+from keras_tna.distribute.cluster import parse_tf_config, TF_CONFIG_EXAMPLE
 from keras_tna.distribute.strategies import (
     available,
     DEFAULT_CLUSTER_TIMEOUT_S,
     DEFAULT_COLLECTIVE_TIMEOUT_S,
     DEFAULT_TPU_CONNECT_TIMEOUT_S,
     make_strategy,
-    parse_tf_config,
     STRATEGIES,
-    TF_CONFIG_EXAMPLE,
 )
+from keras_tna.distribute.inputs import (
+    check_global_batch,
+    distribute_dataset_options,
+    shard,
+    worker_seed,
+)
+from keras_tna.distribute.model_settings import check_jit_compile, synchronize_batchnorm
 from keras_tna.distribute.workers import (
     BackupAndRestore,
-    check_global_batch,
-    check_jit_compile,
     checkpoint_dir_for_worker,
-    distribute_dataset_options,
     is_chief,
     num_workers,
     remove_worker_dir,
-    shard,
     stop_on_peer_failure,
-    synchronize_batchnorm,
     worker_dir,
     worker_index,
-    worker_seed,
 )
 
 __all__ = [

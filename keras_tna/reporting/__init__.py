@@ -18,31 +18,33 @@ so optimistic: report both.
 
 import pathlib
 
-# The tables and the plots live in their own modules; their public names (and
-# `read_history`, a run's history.csv) are importable from here.
+# The grouping, the tables and the plots live in their own modules; their
+# public names (and `read_history`, a run's history.csv) are importable from here.
 from keras_tna.formatting import csv_text
 from keras_tna.reporting.plots import plot_alpha, plot_curves
 from keras_tna.reporting.statistics import Stats, gain
 from keras_tna.runs.atomic import atomic_write
 from keras_tna.runs.store import read_history
-from keras_tna.reporting.tables import (
-    alpha_table,
+from keras_tna.reporting.grouping import (
     best_epoch_values,
     BEST_OF,
     collect,
-    comparison_table,
-    ensemble_table,
     group,
     METHOD_LABELS,
-    per_run_table,
-    reinit_table,
     setting_label,
     setting_of,
+    variant_label,
+    variant_of,
+)
+from keras_tna.reporting.tables import (
+    alpha_table,
+    comparison_table,
+    ensemble_table,
+    per_run_table,
+    reinit_table,
     Table,
     tables,
     twin_size_table,
-    variant_label,
-    variant_of,
     verdicts,
 )
 

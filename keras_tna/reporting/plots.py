@@ -12,14 +12,14 @@ from keras_tna import methods
 from keras_tna import plotting
 from keras_tna.runs.atomic import atomic_write
 from keras_tna.runs.store import read_history
-from keras_tna.reporting.tables import (
-    _varies,
-    _variant_order,
+from keras_tna.reporting.grouping import (
     group,
     setting_label,
     setting_of,
     variant_label,
     variant_of,
+    variant_order,
+    varies,
 )
 
 
@@ -62,8 +62,8 @@ def plot_curves(results, path, metric="val_base_accuracy"):
         return None
     settings = sorted(curves)
     variants = [v for s in settings for v in curves[s]]
-    show_alpha = _varies(variants, 2)
-    show_start = _varies(variants, 3)
+    show_alpha = varies(variants, 2)
+    show_start = varies(variants, 3)
     rows = 2 if show_start and losses else 1
     fig, axes = plotting.subplots(
         rows, len(settings), figsize=(6 * len(settings), 4 * rows), squeeze=False
@@ -75,7 +75,7 @@ def plot_curves(results, path, metric="val_base_accuracy"):
                 (axes[1][column], losses[setting], 1.0, "validation matching loss")
             )
         for index, (axis, by_variant, scale, ylabel) in enumerate(panels):
-            for variant in sorted(by_variant, key=lambda v: _variant_order((v, None))):
+            for variant in sorted(by_variant, key=lambda v: variant_order((v, None))):
                 label = variant_label(variant, show_alpha, show_start)
                 if diverged[(setting, variant)]:
                     label += f", {diverged[(setting, variant)]} diverged (left out)"

@@ -1,166 +1,29 @@
-"""Grouping finished runs into the paper's tables: statistics, tables, verdicts.
+"""The paper's tables and the verdicts, from the grouped runs.
 
-Part of `keras_tna.reporting` (which re-exports its public names): `collect`,
-`group`, `Table` and the table builders (`Stats` and `gain`:
+Part of `keras_tna.reporting` (which re-exports its public names): `Table`,
+the table builders, `tables` and `verdicts` (the runs, settings and variants
+they group: `keras_tna.reporting.grouping`; `Stats` and `gain`:
 `keras_tna.reporting.statistics`).
 """
 
 
 import collections
 import math
-import pathlib
-
-import numpy as np
 
 from keras_tna import formatting
 from keras_tna import methods
+from keras_tna.reporting.grouping import (
+    all_variants,
+    group,
+    setting_label,
+    setting_of,
+    short_dataset,
+    variant_label,
+    variant_of,
+    variant_order,
+    varies,
+)
 from keras_tna.reporting.statistics import Stats, gain
-from keras_tna.runs import store
-from keras_tna.runs.store import read_history
-
-# Display names of the methods (`keras_tna.methods.Method.label`).
-METHOD_LABELS = {name: m.label for name, m in methods.METHODS.items()}
-
-
-# ---------------------------------------------------------------------- reading
-def collect(paths, seeds=None):
-    """Every run's results (`keras_tna.runs.store.collect`), best epochs added.
-
-    Args:
-        paths: list of str or path. What `keras_tna.runs.store.collect` reads
-            (and the errors it raises).
-        seeds: list of int or None. Only these seeds' runs; None: every run.
-
-    Returns:
-        list of dict: `store.collect`'s results with the `best_epoch_values`
-        of each run's `history.csv` added.
-
-    Examples:
-
-    ```python
-    results = collect(["runs/quickstart"])
-    ```
-    """
-    found = store.collect(paths, seeds=seeds)
-    for results in found:
-        results.update(best_epoch_values(read_history(results["run_dir"])))
-    return found
-
-
-BEST_OF = {
-    "best_base_accuracy": "val_base_accuracy",
-    "best_twin_accuracy": "val_twin_accuracy",
-    "best_ensemble_accuracy": "val_ensemble_accuracy",
-}
-
-
-def best_epoch_values(history):
-    """The best validation accuracies over a run's epochs, and the base's epoch.
-
-    Args:
-        history: dict of arrays, as `read_history` returns.
-
-    Returns:
-        dict: `best_base_accuracy`, `best_twin_accuracy`,
-        `best_ensemble_accuracy` (each the maximum of its own column; only
-        those whose column exists) and `best_epoch` (1-based epoch of the
-        base's best); empty without a history.
-
-    Examples:
-
-    >>> best_epoch_values({"val_base_accuracy": np.array([0.5, 0.7, 0.6])})
-    {'best_base_accuracy': 0.7, 'best_epoch': 2}
-    """
-    found = {}
-    for key, column in BEST_OF.items():
-        values = history.get(column)
-        if values is not None and np.isfinite(values).any():
-            found[key] = float(np.nanmax(values))
-            if key == "best_base_accuracy":
-                found["best_epoch"] = int(np.nanargmax(values)) + 1
-    return found
-
-
-# ---------------------------------------------------------------------- grouping
-def setting_of(result):
-    """The setting of a run: what single and TNA must share to be compared."""
-    return (
-        result["model"],
-        result["dataset"],
-        float(result.get("learning_rate") or 0.0),
-        int(result["epochs"]),
-    )
-
-
-def setting_label(setting):
-    model, dataset, learning_rate, epochs = setting
-    return f"{model} / {_short_dataset(dataset)} / lr {learning_rate:g} / {epochs} ep"
-
-
-def _short_dataset(name):
-    if ":" in name:
-        key, path = name.split(":", 1)
-        return f"{key}:{pathlib.Path(path).name}"
-    return name
-
-
-def variant_of(result):
-    """(method, twin network, alpha, late-matching start) of a run."""
-    method = methods.describe(result["method"])
-    return (
-        result["method"],
-        method.twin_label(
-            result.get("twin_model"), result["model"], result.get("twin_reinit")
-        ),
-        result.get("alpha"),
-        result.get("matching_start_epoch") or 0,
-    )
-
-
-def variant_label(variant, show_alpha=False, show_start=False):
-    name, twin, alpha, start = variant
-    method = methods.describe(name)
-    label = method.label
-    details = []
-    if twin is not None and twin != "frozen":
-        details.append(f"twin {twin}")
-    if show_alpha and alpha is not None and method.matches:
-        details.append(f"α={alpha:g}")
-    if show_start and method.matches:
-        details.append(f"start {start}")
-    return label + (f" ({', '.join(details)})" if details else "")
-
-
-def group(results, metric="base_accuracy"):
-    """`{setting: {variant: Stats}}` of one metric over the seeds."""
-    grouped = collections.defaultdict(lambda: collections.defaultdict(list))
-    diverged = collections.defaultdict(collections.Counter)
-    collapsed = collections.defaultdict(collections.Counter)
-    for result in results:
-        setting, variant = setting_of(result), variant_of(result)
-        if result.get("status") == "diverged":
-            diverged[setting][variant] += 1
-            grouped[setting][variant]  # noqa: B018  (keeps the cell)
-        elif result.get(metric) is not None:
-            grouped[setting][variant].append(result[metric])
-            if result.get("status") == "collapsed":
-                collapsed[setting][variant] += 1
-    return {
-        setting: {
-            variant: Stats(
-                values, diverged[setting][variant], collapsed[setting][variant]
-            )
-            for variant, values in sorted(variants.items(), key=_variant_order)
-        }
-        for setting, variants in sorted(grouped.items())
-    }
-
-
-def _variant_order(item):
-    method, twin, alpha, start = item[0]
-    return (
-        methods.order(method), twin or "", alpha if alpha is not None else -1.0, start
-    )
 
 
 # ---------------------------------------------------------------------- tables
@@ -208,9 +71,9 @@ def comparison_table(results, metric="base_accuracy"):
             `"best_base_accuracy"` (best epoch).
     """
     grouped = group(results, metric)
-    variants = _all_variants(grouped)
-    show_alpha = _varies(variants, 2)
-    show_start = _varies(variants, 3)
+    variants = all_variants(grouped)
+    show_alpha = varies(variants, 2)
+    show_start = varies(variants, 3)
     labels = {v: variant_label(v, show_alpha, show_start) for v in variants}
     single = (methods.BASELINE.name, None, None, 0)
     gained = [v for v in variants if v != single]
@@ -221,7 +84,7 @@ def comparison_table(results, metric="base_accuracy"):
     rows, records = [], []
     for setting, cells in grouped.items():
         model, dataset, learning_rate, epochs = setting
-        row = [model, _short_dataset(dataset), f"{learning_rate:g}", str(epochs)]
+        row = [model, short_dataset(dataset), f"{learning_rate:g}", str(epochs)]
         row += [cells[v].cell() if v in cells else "" for v in variants]
         baseline = cells.get(single)
         for v in variants:
@@ -273,9 +136,9 @@ def ensemble_table(results, best=False):
     if best:
         metrics = tuple("best_" + m for m in metrics)
     grouped = {m: group(results, m) for m in metrics}
-    variants = _all_variants(grouped[metrics[0]])
-    show_alpha = _varies(variants, 2)
-    show_start = _varies(variants, 3)
+    variants = all_variants(grouped[metrics[0]])
+    show_alpha = varies(variants, 2)
+    show_start = varies(variants, 3)
     rows, records = [], []
     for setting, cells in grouped[metrics[0]].items():
         for variant in cells:
@@ -339,7 +202,7 @@ def twin_size_table(results):
             )
     for (model, dataset), by_twin in sorted(cells.items()):
         rows.append(
-            [model, _short_dataset(dataset)]
+            [model, short_dataset(dataset)]
             + [Stats(by_twin[t]).cell() if t in by_twin else "" for t in twins]
         )
     return Table(
@@ -398,9 +261,9 @@ def _cell(stats):
 
 def per_run_table(results):
     """Every run: its variant, seed, status, last/best accuracies and wall time."""
-    variants = _all_variants(group(results))
-    show_alpha = _varies(variants, 2)
-    show_start = _varies(variants, 3)
+    variants = all_variants(group(results))
+    show_alpha = varies(variants, 2)
+    show_start = varies(variants, 3)
 
     def percent(result, key):
         value = result.get(key)
@@ -408,7 +271,7 @@ def per_run_table(results):
 
     ordered = sorted(
         results,
-        key=lambda r: (setting_of(r), _variant_order((variant_of(r), None)), r["seed"]),
+        key=lambda r: (setting_of(r), variant_order((variant_of(r), None)), r["seed"]),
     )
     rows = []
     for r in ordered:
@@ -457,9 +320,9 @@ def verdicts(results, level=0.05):
     """
     grouped = group(results)
     single = (methods.BASELINE.name, None, None, 0)
-    variants = _all_variants(grouped)
-    show_alpha = _varies(variants, 2)
-    show_start = _varies(variants, 3)
+    variants = all_variants(grouped)
+    show_alpha = varies(variants, 2)
+    show_start = varies(variants, 3)
     lines = []
     for setting, cells in grouped.items():
         baseline = cells.get(single)
@@ -511,21 +374,6 @@ def tables(results):
         per_run_table(results),
     ]
     return [t for t in candidates if t is not None]
-
-
-def _all_variants(grouped):
-    variants = []
-    for cells in grouped.values():
-        for variant in cells:
-            if variant not in variants:
-                variants.append(variant)
-    return sorted(variants, key=lambda v: _variant_order((v, None)))
-
-
-def _varies(variants, index):
-    """Whether the methods with a matching weight differ in `variant[index]`."""
-    values = {v[index] for v in variants if methods.describe(v[0]).matches}
-    return len(values) > 1
 
 
 def _record(setting, variant, metric, stats, difference, t, p):

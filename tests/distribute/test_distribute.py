@@ -55,7 +55,10 @@ tensorflow_backend_only = pytest.mark.skipif(
 @tensorflow_backend_only
 def test_docstring_examples_run():
     attempted = failed = 0
-    for module in (distribute, distribute.strategies, distribute.workers):
+    for module in (
+        distribute, distribute.cluster, distribute.strategies, distribute.workers,
+        distribute.inputs, distribute.model_settings,
+    ):
         result = doctest.testmod(
             module,
             extraglobs={"keras_tna": keras_tna, "tf": tf, "keras": keras},
