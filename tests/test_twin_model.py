@@ -1,7 +1,5 @@
 """TwinModel: the objective against numpy, Keras conventions, saving, errors."""
 
-import os
-
 import keras
 import numpy as np
 import pytest

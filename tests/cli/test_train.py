@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 
-import keras
 import pytest
 from absl import flags as absl_flags
 
