@@ -486,3 +486,12 @@ def test_only_labels_py_decides_whether_labels_are_one_hot():
     rule = re.compile(r"shape\[-1\] (!= 1|not in \(None, 1\))")
     writers = [_relative(p) for p in SOURCES if rule.search(p.read_text())]
     assert writers == ["labels.py"]
+
+
+def test_where_to_change_what_names_files_that_exist():
+    section = _section("Where to change what")
+    named = [n for n in re.findall(r"`([\w/<>]+\.py)`", section) if "<" not in n]
+    assert len(named) >= 8
+    missing = [n for n in named
+               if not (PACKAGE / n).is_file() and not (ROOT / n).is_file()]
+    assert missing == []
