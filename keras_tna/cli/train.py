@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from absl import app  # noqa: E402
 
+from keras_tna.cli import HELP_ARGUMENTS  # noqa: E402
 from keras_tna.cli import train_flags  # noqa: E402  (defines the flags)
 from keras_tna import methods  # noqa: E402
 from keras_tna import tf_logs  # noqa: E402
@@ -108,9 +109,6 @@ def _report_sweep(config, runs):
     return EXIT_DIVERGED
 
 
-# What asks for the short help: absl's own --help and --helpshort print only
-# the docstring and exit 1; --helpfull stays absl's list of every flag.
-HELP_ARGUMENTS = ("--help", "-help", "-h", "-?", "--help=true", "--helpshort")
 
 
 def run(argv=None):
