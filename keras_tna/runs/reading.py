@@ -141,7 +141,7 @@ def _read_unit(epoch, path):
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         return f"its history.csv cannot be read ({error})"
     try:
-        if [int(r["epoch"]) for r in rows] != list(range(epoch)):
+        if [int(r[layout.EPOCH_COLUMN]) for r in rows] != list(range(epoch)):
             return f"its history.csv holds {len(rows)} rows, not {epoch}"
     except (KeyError, TypeError, ValueError):
         return "its history.csv has no epoch column"
@@ -150,7 +150,7 @@ def _read_unit(epoch, path):
         return f"{weights.name} is not readable ({problem})"
     notes = []
     progress_path = path / layout.PROGRESS_FILE
-    progress, problem = try_read_json(progress_path, keys=("epoch", "wall_time_s"))
+    progress, problem = try_read_json(progress_path, keys=layout.PROGRESS_KEYS)
     if problem is None and progress["epoch"] != epoch:
         problem = f"says epoch {progress['epoch']}"
     if problem is None:
@@ -159,7 +159,7 @@ def _read_unit(epoch, path):
         except (TypeError, ValueError):
             problem = f"holds wall_time_s={progress['wall_time_s']!r}"
     if problem is not None:
-        wall = sum(_number(r.get("epoch_time_s")) for r in rows)
+        wall = sum(_number(r.get(layout.EPOCH_TIME_COLUMN)) for r in rows)
         notes.append(
             f"Rebuilt {progress_path} ({problem}) from its checkpoint: epoch "
             f"{epoch}, wall time {wall:.0f} s from history.csv."
@@ -230,7 +230,7 @@ def _legacy_checkpoint(run_dir):
         )
     rows = read_history_rows(run_dir)
     notes = []
-    progress, problem = try_read_json(progress_path, keys=("epoch", "wall_time_s"))
+    progress, problem = try_read_json(progress_path, keys=layout.PROGRESS_KEYS)
     if problem is None:
         epoch, wall = progress["epoch"], progress["wall_time_s"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0 or (
@@ -247,13 +247,14 @@ def _legacy_checkpoint(run_dir):
                 f"either. {_restart_repair(run_dir)}",
             )
         wall = sum(
-            _number(r.get("epoch_time_s")) for r in rows if int(r["epoch"]) < epoch
+            _number(r.get(layout.EPOCH_TIME_COLUMN))
+            for r in rows if int(r[layout.EPOCH_COLUMN]) < epoch
         )
         notes.append(
             f"Rebuilt {progress_path} ({problem}) from {metadata_path} "
             f"(epoch {epoch}) and history.csv (wall time {wall:.0f} s)."
         )
-    rows = [r for r in rows if int(r["epoch"]) < epoch]
+    rows = [r for r in rows if int(r[layout.EPOCH_COLUMN]) < epoch]
     if len(rows) < epoch:
         notes.append(
             f"history.csv lacks {epoch - len(rows)} row(s) before epoch {epoch} "

@@ -32,7 +32,7 @@ class RunInterrupted(KeyboardInterrupt):
 
 def history_row(epoch, logs):
     """One row of history.csv: the epoch and its logs, numbers as `repr`."""
-    row = {"epoch": str(int(epoch))}
+    row = {layout.EPOCH_COLUMN: str(int(epoch))}
     for key, value in (logs or {}).items():
         try:
             row[key] = repr(float(value))
@@ -43,8 +43,9 @@ def history_row(epoch, logs):
 
 def history_text(rows):
     """history.csv's text: `epoch`, then the sorted union of the rows' keys."""
-    keys = sorted({k for row in rows for k in row if k != "epoch"})
-    return csv_text(sorted(rows, key=lambda r: int(r["epoch"])), ["epoch"] + keys,
+    epoch = layout.EPOCH_COLUMN
+    keys = sorted({k for row in rows for k in row if k != epoch})
+    return csv_text(sorted(rows, key=lambda r: int(r[epoch])), [epoch] + keys,
                     lineterminator="\n")
 
 
@@ -109,7 +110,8 @@ class RunRecord:
         return (self.path / layout.RESULTS_FILE).is_file()
 
     def write_results(self, results):
-        """Writes `results.json` (the keys of `layout.DESCRIPTION_KEYS`, ...)."""
+        """Writes `results.json`; its keys are `layout.RESULTS_KEYS` (`check_results`)."""
+        layout.check_results(results)
         self._write(layout.RESULTS_FILE, json.dumps(results, indent=2) + "\n")
 
     def read_results(self, keys=("status",)):
@@ -172,7 +174,7 @@ class RunRecord:
             raise self.write_error(staging, error) from None
         self.guarded_write(staging / layout.CHECKPOINT_WEIGHTS_FILE, save_weights)
         self.guarded_write(staging / layout.HISTORY_FILE, history_text(rows))
-        progress = {"epoch": epoch, "wall_time_s": wall_time_s}
+        progress = dict(zip(layout.PROGRESS_KEYS, (epoch, wall_time_s)))
         self.guarded_write(staging / layout.PROGRESS_FILE, json.dumps(progress))
         try:
             fsync_dir(staging)
