@@ -374,6 +374,30 @@ def test_the_effective_alpha_and_the_divergence_rule_have_one_owner():
     assert comparisons == ["methods.py"]
 
 
+# ---------------------------------------------------------------- the run directory
+def _layout_constants():
+    """The constants of runs/layout.py, evaluated from its source (it imports nothing)."""
+    values = {}
+    for node in ast.parse((PACKAGE / "runs" / "layout.py").read_text()).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            expression = ast.Expression(node.value)
+            values[node.targets[0].id] = eval(compile(expression, "layout.py", "eval"), {}, values)
+    return values
+
+
+def test_the_run_directory_section_lists_runs_layouts_schema():
+    schema, section = _layout_constants(), _section("The run directory")
+    bullets = {line.split("`")[1]: line for line in re.split(r"\n(?=- )", section)[1:]}
+    results = bullets["results.json"]
+    assert set(re.findall(r"`(\w+)`", results)) == {*schema["RESULTS_KEYS"], *schema["VERSION_KEYS"]}
+    assert set(re.findall(r'"(\w+)"', results)) == set(schema["STATUSES"])
+    history = set(re.findall(r"`(\w+)`", bullets["history.csv"]))
+    assert {*schema["HISTORY_COLUMNS"], *schema["PROGRESS_KEYS"]} <= history
+    top = ("FLAGS_FILE", "RESULTS_FILE", "HISTORY_FILE", "LOCK_FILE", "TENSORBOARD_DIR",
+           "CHECKPOINTS_DIR", "BASE_FILE", "TWIN_FILE")
+    assert [schema[k] for k in top if f"`D/{schema[k]}" not in section] == []
+
+
 # ---------------------------------------------------------------- private names
 @pytest.mark.parametrize("pattern", [r"^\s*(from|import) keras\.src\b",
                                      r"^\s*(from|import) tensorflow\.(python|compiler)\b"])

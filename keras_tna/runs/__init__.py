@@ -2,7 +2,9 @@
 
 - `keras_tna.runs.layout`: which files a run writes, the keys of `results.json`.
 - `keras_tna.runs.record`: `RunRecord`, the one owner of a run directory (every
-  write atomic, checkpoint units, the lock of `keras_tna.runs.lock`).
+  write atomic, checkpoint units, the lock of `keras_tna.runs.lock`);
+  `keras_tna.runs.reading`: reading its files back (the newest checkpoint,
+  the older format, one error for a damaged file).
 - `keras_tna.runs.collapse`: the rule that flags a collapsed (finite) run.
 - `keras_tna.runs.config`: `TrainConfig` (public as `keras_tna.training.TrainConfig`),
   the one validation of a run's settings; `keras_tna.runs.validation`: its
@@ -22,7 +24,9 @@ results = runs.collect(["runs/quickstart"])
 ```
 """
 
-from keras_tna.runs import collapse, config, layout, lock, record, store, validation
+from keras_tna.runs import (
+    collapse, config, layout, lock, reading, record, store, validation,
+)
 from keras_tna.runs.store import collect
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "config",
     "layout",
     "lock",
+    "reading",
     "record",
     "store",
     "validation",

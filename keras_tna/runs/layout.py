@@ -1,12 +1,13 @@
-"""The run directory contract: which files a run writes, and results.json's keys.
+"""The run directory's schema: its files, results.json's keys, history.csv's columns.
 
 `keras_tna.runs.record.RunRecord` is the one owner of a run directory `D`: it
 alone writes and reads the files below (training, resuming, reporting and
 analysis ask it). The names are the constants here:
 
     D/flags.txt                  the resolved flags, a flagfile for apps/train.py
-    D/results.json               accuracies, losses, parameters, wall time, versions, status
-    D/history.csv                per-epoch metrics (train and validation)
+    D/results.json               accuracies, losses, parameters, wall time, versions,
+                                 status: the keys of RESULTS_KEYS (`check_results`)
+    D/history.csv                per-epoch metrics (train and validation): HISTORY_COLUMNS
     D/run.lock                   the live writer (pid, host, since); gone after the run
     D/tensorboard/               TensorBoard logs (written by keras' callback)
     D/checkpoints/epoch_NNNN/    one complete checkpoint after epoch N: the weights
@@ -40,23 +41,63 @@ KEPT_CHECKPOINTS = 2
 WEIGHTS_FILE = "latest.weights.h5"
 METADATA_FILE = "training_metadata.json"
 
-# The keys of results.json (docs/DESIGN.md). Known before training:
+# results.json: the one declaration of its keys. `RunRecord.write_results`
+# refuses any other key; docs/DESIGN.md "## The run directory" lists exactly
+# these (tests/test_design.py). Known before training, in the file's order:
 DESCRIPTION_KEYS = (
     "method", "model", "twin_model", "twin_checkpoint", "twin_reinit", "dataset", "seed",
     "alpha", "matching_start_epoch", "learning_rate", "batch_size", "epochs",
     "steps_per_epoch", "num_train", "num_test", "num_classes", "smoke",
     "params_base", "params_twin",
 )  # fmt: skip
-# After training ("message" when diverged or collapsed; "last_good_epoch" only
-# when diverged, and the accuracies and losses are None then):
+# After training (accuracies and losses null where there is no twin, and
+# when diverged; a diverged run has no twin_loss and matching_loss):
 OUTCOME_KEYS = (
     "status", "base_accuracy", "twin_accuracy", "ensemble_accuracy",
     "base_loss", "twin_loss", "matching_loss", "wall_time_s", "versions", "flags",
 )  # fmt: skip
-DIVERGED_KEYS = ("message", "last_good_epoch")
+# "message" when diverged or collapsed; "last_good_epoch" only when diverged.
+STATUS_KEYS = ("message", "last_good_epoch")
+RESULTS_KEYS = DESCRIPTION_KEYS + OUTCOME_KEYS + STATUS_KEYS
+# The keys of results.json's "versions" (`keras_tna.training.versions`).
+VERSION_KEYS = ("python", "tensorflow", "keras", "numpy", "keras_tna")
 STATUSES = ("completed", "diverged", "collapsed")
 # Statuses of a run that failed: a sweep with one exits non-zero.
 FAILED_STATUSES = ("diverged", "collapsed")
+
+# history.csv: EPOCH_COLUMN, then the sorted union of the epochs' logs: Keras'
+# (the model's metrics, `val_` + each) and the two training adds.
+EPOCH_COLUMN = "epoch"
+LEARNING_RATE_COLUMN = "learning_rate"
+EPOCH_TIME_COLUMN = "epoch_time_s"  # seconds; a rebuilt progress.json sums them
+HISTORY_COLUMNS = (EPOCH_COLUMN, LEARNING_RATE_COLUMN, EPOCH_TIME_COLUMN)
+# progress.json of a checkpoint: epochs finished, training time so far.
+PROGRESS_KEYS = ("epoch", "wall_time_s")
+
+
+def check_results(results):
+    """Raises ValueError unless `results` keeps to results.json's declared keys.
+
+    Args:
+        results: dict. What a run is about to write as `results.json`.
+
+    Raises:
+        ValueError: a key not in `RESULTS_KEYS`, a key of `DESCRIPTION_KEYS`
+            missing, a status not in `STATUSES`, or `versions` keys other
+            than `VERSION_KEYS`.
+    """
+    unknown = [key for key in results if key not in RESULTS_KEYS]
+    missing = [key for key in DESCRIPTION_KEYS if key not in results]
+    versions = results.get("versions")
+    if unknown or missing or results.get("status") not in STATUSES or (
+        versions is not None and sorted(versions) != sorted(VERSION_KEYS)
+    ):
+        raise ValueError(
+            "results.json must keep to keras_tna.runs.layout's keys (RESULTS_KEYS, "
+            f"STATUSES, VERSION_KEYS). Received: unknown keys {unknown}, missing "
+            f"keys {missing}, status={results.get('status')!r}, versions keys "
+            f"{None if versions is None else sorted(versions)}"
+        )
 
 
 def read_flagfile(path):

@@ -1,63 +1,38 @@
 """`RunRecord`: the one owner of a run directory; every write atomic.
 
 Training (`keras_tna.training`), resuming, reporting and analysis read and
-write a run directory only through a `RunRecord` (file names:
-`keras_tna.runs.layout`). Every file is written to a temporary file in the
-same directory, flushed and fsynced, then renamed over the old one, so a kill
-at any moment leaves either the old or the new file, never a torn one.
+write a run directory only through a `RunRecord` (file names and results.json
+keys: `keras_tna.runs.layout`). Every file is written to a temporary file in
+the same directory, flushed and fsynced, then renamed over the old one, so a
+kill at any moment leaves either the old or the new file, never a torn one.
 
 A checkpoint is one unit: `checkpoints/epoch_NNNN/` holds the weights (both
 optimizers' states included), `progress.json` and the history rows up to
 that epoch. It is built in a staging directory and renamed into place once
-complete; the previous unit is deleted only after that, and
-`latest_checkpoint` takes the newest complete unit (or the one before it when
-the newest is damaged), never a mix of two epochs. Run directories of the
-older format (`checkpoints/latest.weights.h5`, `progress.json`) are still
-read. The collapse rule is `keras_tna.runs.collapse`. No TensorFlow is
-imported here.
+complete; the previous unit is deleted only after that. Reading back (the
+newest complete unit, the older format, damaged files) is
+`keras_tna.runs.reading`'s; `RunRecord` answers its reads through it. The
+collapse rule is `keras_tna.runs.collapse`. No TensorFlow is imported here.
 """
 
-import csv
-import io
 import json
 import os
 import pathlib
 import shutil
 
 from keras_tna.formatting import csv_text
-from keras_tna.runs import layout
+from keras_tna.runs import layout, reading
 from keras_tna.runs.atomic import RunWriteError, atomic_write, fault_step, fsync_dir
 from keras_tna.runs.lock import RunLock
+
 
 class RunInterrupted(KeyboardInterrupt):
     """A run stopped by SIGINT; its message says where it resumes from."""
 
 
-def damaged_run_error(path, problem, run_dir, repair=None):
-    """The one-line error for a damaged file of the run in `run_dir`.
-
-    Args:
-        path: path-like. The damaged file.
-        problem: str. What is wrong with it, e.g. "is not valid JSON (...)".
-        run_dir: path-like. The run directory (`--output_dir`).
-        repair: str or None. The exact repair, when there is one besides
-            `--overwrite`.
-
-    Returns:
-        A `ValueError` to raise; it names the file and the ways out.
-    """
-    repair = f"{repair}; or pass" if repair else "Pass"
-    return ValueError(
-        f"{path} {problem}, so the run in this --output_dir cannot be resumed "
-        f"or reused. {repair} --overwrite to delete that run and train it again "
-        "(its files are lost), or pass another --output_dir. "
-        f"Received: output_dir={str(run_dir)!r}"
-    )
-
-
 def history_row(epoch, logs):
     """One row of history.csv: the epoch and its logs, numbers as `repr`."""
-    row = {"epoch": str(int(epoch))}
+    row = {layout.EPOCH_COLUMN: str(int(epoch))}
     for key, value in (logs or {}).items():
         try:
             row[key] = repr(float(value))
@@ -68,55 +43,10 @@ def history_row(epoch, logs):
 
 def history_text(rows):
     """history.csv's text: `epoch`, then the sorted union of the rows' keys."""
-    keys = sorted({k for row in rows for k in row if k != "epoch"})
-    return csv_text(sorted(rows, key=lambda r: int(r["epoch"])), ["epoch"] + keys,
+    epoch = layout.EPOCH_COLUMN
+    keys = sorted({k for row in rows for k in row if k != epoch})
+    return csv_text(sorted(rows, key=lambda r: int(r[epoch])), [epoch] + keys,
                     lineterminator="\n")
-
-
-def _parse_history(text):
-    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
-
-
-class Checkpoint:
-    """A complete checkpoint: weights after `epoch` epochs, progress, history.
-
-    Attributes:
-        epoch: int. Epochs finished.
-        wall_time_s: float. Training time accumulated up to then.
-        rows: list of dict. The history rows of epochs `0 .. epoch - 1`.
-        weights_path: pathlib.Path. The weights file (`model.load_weights`).
-        notes: list of str. What was skipped or rebuilt to get here.
-    """
-
-    def __init__(self, epoch, wall_time_s, rows, weights_path, notes=()):
-        self.epoch = epoch
-        self.wall_time_s = wall_time_s
-        self.rows = rows
-        self.weights_path = pathlib.Path(weights_path)
-        self.notes = list(notes)
-
-    def __repr__(self):
-        return f"Checkpoint(epoch={self.epoch}, {str(self.weights_path)!r})"
-
-
-def _number(text):
-    """float(text), 0.0 when it is no finite number."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return 0.0
-    return value if value == value and abs(value) != float("inf") else 0.0
-
-
-def _check_h5(path):
-    """The first line of h5py's error when `path` is not a readable HDF5 file."""
-    import h5py  # here: only resuming needs it
-
-    try:
-        with h5py.File(path, "r"):
-            return None
-    except OSError as error:
-        return (str(error).splitlines() or [""])[0]
 
 
 class RunRecord:
@@ -180,7 +110,8 @@ class RunRecord:
         return (self.path / layout.RESULTS_FILE).is_file()
 
     def write_results(self, results):
-        """Writes `results.json` (the keys of `layout.DESCRIPTION_KEYS`, ...)."""
+        """Writes `results.json`; its keys are `layout.RESULTS_KEYS` (`check_results`)."""
+        layout.check_results(results)
         self._write(layout.RESULTS_FILE, json.dumps(results, indent=2) + "\n")
 
     def read_results(self, keys=("status",)):
@@ -191,24 +122,12 @@ class RunRecord:
         """A JSON object of the run with one-line errors naming the file."""
         value, problem = self.try_read_json(path, keys)
         if problem is not None:
-            raise damaged_run_error(path, problem, self.path)
+            raise reading.damaged_run_error(path, problem, self.path)
         return value
 
     def try_read_json(self, path, keys=()):
         """(value, None), or (None, what is wrong with the file)."""
-        path = pathlib.Path(path)
-        try:
-            value = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError) as error:
-            return None, f"cannot be read ({error})"
-        except json.JSONDecodeError as error:
-            return None, "is empty" if not error.doc.strip() else (
-                f"is not valid JSON ({error.msg} at character {error.pos})"
-            )
-        missing = [k for k in keys if not isinstance(value, dict) or k not in value]
-        if missing:
-            return None, f"lacks the keys {missing}"
-        return value, None
+        return reading.try_read_json(path, keys)
 
     def write_history(self, rows):
         """Writes `history.csv` (the rows of `history_row`)."""
@@ -221,155 +140,15 @@ class RunRecord:
     # ------------------------------------------------------------ checkpoints
     def _units(self):
         """Complete checkpoint units, newest first: list of (epoch, path)."""
-        if not self.checkpoints_dir.is_dir():
-            return []
-        units = []
-        for path in self.checkpoints_dir.iterdir():
-            suffix = path.name[len(layout.CHECKPOINT_PREFIX):]
-            if path.name.startswith(layout.CHECKPOINT_PREFIX) and suffix.isdigit():
-                units.append((int(suffix), path))
-        return sorted(units, reverse=True)
-
-    def _read_unit(self, epoch, path):
-        """A `Checkpoint` from a unit, or a str saying what is wrong with it.
-
-        The unit's name gives its epoch, so a damaged `progress.json` is
-        rebuilt (wall time: the rows' `epoch_time_s`), with a note.
-        """
-        weights = path / layout.CHECKPOINT_WEIGHTS_FILE
-        try:
-            rows = _parse_history((path / layout.HISTORY_FILE).read_text())
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
-            return f"its history.csv cannot be read ({error})"
-        try:
-            if [int(r["epoch"]) for r in rows] != list(range(epoch)):
-                return f"its history.csv holds {len(rows)} rows, not {epoch}"
-        except (KeyError, TypeError, ValueError):
-            return "its history.csv has no epoch column"
-        problem = _check_h5(weights)
-        if problem is not None:
-            return f"{weights.name} is not readable ({problem})"
-        notes = []
-        progress_path = path / layout.PROGRESS_FILE
-        progress, problem = self.try_read_json(progress_path, keys=("epoch", "wall_time_s"))
-        if problem is None and progress["epoch"] != epoch:
-            problem = f"says epoch {progress['epoch']}"
-        if problem is None:
-            try:
-                wall = float(progress["wall_time_s"])
-            except (TypeError, ValueError):
-                problem = f"holds wall_time_s={progress['wall_time_s']!r}"
-        if problem is not None:
-            wall = sum(_number(r.get("epoch_time_s")) for r in rows)
-            notes.append(
-                f"Rebuilt {progress_path} ({problem}) from its checkpoint: epoch "
-                f"{epoch}, wall time {wall:.0f} s from history.csv."
-            )
-        return Checkpoint(epoch, wall, rows, weights, notes)
+        return reading.units(self.checkpoints_dir)
 
     def latest_checkpoint(self):
-        """The newest complete checkpoint, or None when no epoch has finished.
-
-        A damaged newest unit (it cannot be, short of a failing disk) is
-        skipped for the one before it, with a note. An old-format directory
-        gives its `latest.weights.h5`; an empty or garbled `progress.json`
-        beside intact weights is rebuilt from `training_metadata.json` and
-        `history.csv`.
-
-        Returns:
-            `Checkpoint` or None.
-
-        Raises:
-            ValueError: checkpoints exist but none can be used; the message
-                names the file and the exact repair.
-        """
-        notes = []
-        units = self._units()
-        for epoch, path in units:
-            found = self._read_unit(epoch, path)
-            if isinstance(found, Checkpoint):
-                found.notes = notes + found.notes
-                return found
-            notes.append(f"Skipped the damaged checkpoint {path} ({found}).")
-        if units:
-            raise damaged_run_error(
-                units[0][1], f"and every older checkpoint are damaged ({notes[0]})",
-                self.path, repair=self._restart_repair(),
-            )
-        return self._legacy_checkpoint()
-
-    def _restart_repair(self):
-        return (
-            f"Delete {self.checkpoints_dir} to train this run again from epoch 0 "
-            "(flags.txt is kept)"
-        )
-
-    def _legacy_checkpoint(self):
-        """The checkpoint of an old-format run directory (or None)."""
-        checkpoints = self.checkpoints_dir
-        weights = checkpoints / layout.WEIGHTS_FILE
-        progress_path = checkpoints / layout.PROGRESS_FILE
-        metadata_path = checkpoints / layout.METADATA_FILE
-        if not weights.is_file():
-            if progress_path.is_file():
-                raise damaged_run_error(
-                    progress_path, f"is there but {weights} is missing", self.path,
-                    repair=self._restart_repair(),
-                )
-            return None
-        problem = _check_h5(weights)
-        if problem is not None:
-            raise damaged_run_error(
-                weights, f"is not a readable weights file ({problem})", self.path,
-                repair=self._restart_repair(),
-            )
-        rows = self.read_history_rows()
-        notes = []
-        progress, problem = self.try_read_json(progress_path, keys=("epoch", "wall_time_s"))
-        if problem is None:
-            epoch, wall = progress["epoch"], progress["wall_time_s"]
-            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0 or (
-                isinstance(wall, bool) or not isinstance(wall, (int, float))
-            ):
-                problem = f"holds epoch={epoch!r}, wall_time_s={wall!r}"
-        if problem is not None:
-            metadata, unknown = self.try_read_json(metadata_path, keys=("epoch",))
-            epoch = None if unknown else metadata["epoch"]
-            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-                raise damaged_run_error(
-                    progress_path, problem, self.path,
-                    repair=f"{metadata_path} cannot tell the epoch of the weights "
-                    f"either. {self._restart_repair()}",
-                )
-            wall = sum(
-                _number(r.get("epoch_time_s")) for r in rows if int(r["epoch"]) < epoch
-            )
-            notes.append(
-                f"Rebuilt {progress_path} ({problem}) from {metadata_path} "
-                f"(epoch {epoch}) and history.csv (wall time {wall:.0f} s)."
-            )
-        rows = [r for r in rows if int(r["epoch"]) < epoch]
-        if len(rows) < epoch:
-            notes.append(
-                f"history.csv lacks {epoch - len(rows)} row(s) before epoch {epoch} "
-                "(lost by the old checkpoint format)."
-            )
-        return Checkpoint(epoch, float(wall), rows, weights, notes)
+        """The newest complete checkpoint (`reading.latest_checkpoint`), or None."""
+        return reading.latest_checkpoint(self.path)
 
     def read_history_rows(self):
         """`history.csv` as a list of dicts of strings ([] when absent)."""
-        path = self.path / layout.HISTORY_FILE
-        try:
-            return _parse_history(path.read_text())
-        except FileNotFoundError:
-            return []
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
-            raise damaged_run_error(path, f"cannot be read ({error})", self.path) from None
-
-    def completed_epochs(self):
-        """Epochs finished by the newest complete checkpoint (0 without one)."""
-        checkpoint = self.latest_checkpoint()
-        return 0 if checkpoint is None else checkpoint.epoch
+        return reading.read_history_rows(self.path)
 
     def save_checkpoint(self, epoch, wall_time_s, rows, save_weights):
         """Writes the checkpoint after `epoch` epochs as one unit.
@@ -395,7 +174,7 @@ class RunRecord:
             raise self.write_error(staging, error) from None
         self.guarded_write(staging / layout.CHECKPOINT_WEIGHTS_FILE, save_weights)
         self.guarded_write(staging / layout.HISTORY_FILE, history_text(rows))
-        progress = {"epoch": epoch, "wall_time_s": wall_time_s}
+        progress = dict(zip(layout.PROGRESS_KEYS, (epoch, wall_time_s)))
         self.guarded_write(staging / layout.PROGRESS_FILE, json.dumps(progress))
         try:
             fsync_dir(staging)

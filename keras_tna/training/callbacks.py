@@ -43,7 +43,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         )
 
     def on_epoch_end(self, epoch, logs=None):
-        self.rows = [r for r in self.rows if int(r["epoch"]) < epoch]
+        self.rows = [r for r in self.rows if int(r[layout.EPOCH_COLUMN]) < epoch]
         self.rows.append(run_record.history_row(epoch, logs))
         loss = (logs or {}).get("loss")
         good = self.guard.diverged_at is None and (
@@ -78,7 +78,7 @@ class EpochExtras(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             optimizer = optimizer.inner_optimizer
-        logs["learning_rate"] = float(
+        logs[layout.LEARNING_RATE_COLUMN] = float(
             keras.ops.convert_to_numpy(optimizer.learning_rate)
         )
-        logs["epoch_time_s"] = time.time() - self._start
+        logs[layout.EPOCH_TIME_COLUMN] = time.time() - self._start

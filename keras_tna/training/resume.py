@@ -9,7 +9,8 @@ files are read and written by `keras_tna.runs.record.RunRecord`.
 
 from keras_tna.runs import layout
 from keras_tna.runs.config import TrainConfig
-from keras_tna.runs.record import RunRecord, damaged_run_error
+from keras_tna.runs.reading import damaged_run_error
+from keras_tna.runs.record import RunRecord
 
 
 def check_run_dir(config, held=False):

@@ -79,7 +79,7 @@ def train(config, callbacks=None):
             for `fit` (run after the run's own ones).
 
     Returns:
-        dict: the contents of `results.json` (see `docs/DESIGN.md`), with
+        dict: the contents of `results.json` (keys: `layout.RESULTS_KEYS`), with
         `status` `"completed"` or `"diverged"` (then `message` says why and
         the accuracies are None; the checkpoint of the last good epoch is
         kept in `checkpoints/`).

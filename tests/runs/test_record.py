@@ -362,6 +362,23 @@ def test_a_committed_run_dir_is_reported_and_reused(tmp_path):
     assert len(store.read_history(out)["epoch"]) == stored["epochs"]
 
 
+def test_results_keep_to_the_keys_runs_layout_declares(tmp_path):
+    committed = sorted(COMMITTED.rglob(layout.RESULTS_FILE))
+    if not committed:
+        pytest.skip("no committed run directories under docs/results")
+    for path in committed:  # what runs wrote, older ones (no twin_reinit) too
+        results = json.loads(path.read_text())
+        assert set(results) <= set(layout.RESULTS_KEYS), path
+        assert results["status"] in layout.STATUSES, path
+    latest = next(json.loads(p.read_text()) for p in committed
+                  if "twin_reinit" in json.loads(p.read_text()))
+    record = run_record.RunRecord(tmp_path)
+    record.write_results(latest)
+    assert json.loads(record.file(layout.RESULTS_FILE).read_text()) == latest
+    with pytest.raises(ValueError, match=r"unknown keys \['accuracy'\]"):
+        record.write_results({**latest, "accuracy": 0.5})
+
+
 def test_a_damaged_results_file_is_named_by_the_report(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / layout.RESULTS_FILE).write_text('{"method": ')
