@@ -446,6 +446,12 @@ def _app(tmp_path, out, prelude=""):
     """Runs apps/train.py on a smoke run in a subprocess, after `prelude`."""
     code = (
         "import os, signal, sys\n"
+        # SIGINT as from a terminal, whatever the test runner passed down (a
+        # shell without job control starts children with SIGINT ignored; a
+        # blocked signal stays blocked across exec): the app relies on
+        # Python's default KeyboardInterrupt.
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         + prelude
         + f"sys.argv = ['train.py', '--dataset=digits', '--image_size=32', "
         f"'--method=tna', '--smoke', '--learning_rate=0.01', '--deterministic', "
