@@ -62,6 +62,8 @@ setup(
         "test": [
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",
+            # Line coverage of the suite (docs/testing.md).
+            "pytest-cov>=5,<8",
             "nbclient>=0.10,<0.12",
             "nbformat>=5.9,<6",
             "ipykernel>=6.29,<8",
