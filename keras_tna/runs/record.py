@@ -78,10 +78,11 @@ class RunRecord:
         return RunLock(self.path / layout.LOCK_FILE)
 
     def is_empty(self):
-        """True when the directory is absent or holds nothing but a lock."""
+        """True when the directory is absent or holds nothing but a lock and
+        what a killed writer left (a run that never wrote its first file)."""
         if not self.path.is_dir():
             return not self.path.exists()
-        return all(p.name == layout.LOCK_FILE for p in self.path.iterdir())
+        return all(p.name == layout.LOCK_FILE or _is_leftover(p) for p in self.path.iterdir())
 
     # ------------------------------------------------------------ small files
     def _write(self, name, content):
@@ -234,7 +235,7 @@ class RunRecord:
             if not folder.is_dir():
                 continue
             for path in folder.iterdir():
-                if path.name.startswith((".tmp-", layout.STAGING_PREFIX)):
+                if _is_leftover(path):
                     if path.is_dir():
                         shutil.rmtree(path, ignore_errors=True)
                     else:
@@ -315,3 +316,9 @@ def _checkpoint_size(record):
     path = units[0][1] if units else record.checkpoints_dir / layout.WEIGHTS_FILE
     files = path.rglob("*") if path.is_dir() else [path]
     return sum(p.stat().st_size for p in files if p.is_file())
+
+
+def _is_leftover(path):
+    """A temporary file (`atomic_write`'s `.tmp-<pid>-<name>`) or a staging
+    checkpoint unit that a killed writer left."""
+    return path.name.startswith((".tmp-", layout.STAGING_PREFIX))

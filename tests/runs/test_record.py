@@ -346,6 +346,19 @@ def test_an_old_format_run_dir_with_an_empty_progress_file_resumes(reference, tm
     assert not (out / layout.CHECKPOINTS_DIR / layout.WEIGHTS_FILE).exists()
 
 
+def test_a_directory_holding_only_a_killed_first_write_is_a_new_run(tmp_path):
+    """kill -9 during the first write leaves `.tmp-<pid>-flags.txt` (and the
+    lock): a run that never started, not a foreign directory (issue 32)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".tmp-4242-flags.txt").write_text("--dataset=digits\n")
+    (out / layout.LOCK_FILE).write_text("")
+    assert training.check_run_dir(_smoke(out)) == "new"
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds no keras_tna run"):
+        training.check_run_dir(_smoke(out))
+
+
 def test_a_committed_run_dir_is_reported_and_reused(tmp_path):
     committed = sorted(COMMITTED.rglob(layout.RESULTS_FILE))
     if not committed:
@@ -488,6 +501,21 @@ def test_real_sigkill_during_the_checkpoint_then_resume(reference, tmp_path, cap
     results = training.train(_smoke(out))
     assert "Taking over" in capsys.readouterr().out
     _assert_same_run(out, results, reference)
+
+
+@pytest.mark.large
+def test_real_sigkill_during_the_first_write_then_the_same_command_trains(reference, tmp_path):
+    """kill -9 with flags.txt's temporary file written, not yet renamed: the
+    directory holds only keras_tna's leftovers, and the re-run is a new run
+    (issue 32), equal to the uninterrupted one."""
+    out = tmp_path / "run"
+    done = _app(tmp_path, out, _hook_prelude(
+        "written", "run/flags.txt", "os.kill(os.getpid(), signal.SIGKILL)"))
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert any(p.name.startswith(".tmp-") for p in out.iterdir())  # the leftover
+    assert not (out / layout.FLAGS_FILE).exists()
+    _assert_same_run(out, training.train(_smoke(out)), reference)
+    assert not any(p.name.startswith(".tmp-") for p in out.iterdir())  # cleaned
 
 
 @pytest.mark.large
