@@ -109,8 +109,6 @@ def _report_sweep(config, runs):
     return EXIT_DIVERGED
 
 
-
-
 def run(argv=None):
     """Entry point of the `keras-tna-train` console script.
 

@@ -10,6 +10,10 @@ at a chosen step of a chosen write. No TensorFlow is imported here.
 import os
 import pathlib
 
+# The name of a write's temporary file: TMP_PREFIX, the writer's pid, "-", the
+# file's name. A killed writer leaves it; `RunRecord` recognises it by this.
+TMP_PREFIX = ".tmp-"
+
 # Tests set this to a function `hook(event, path)`, called at every step of
 # every write ("write", "written", "replaced", "unit", "prune"), to inject a
 # kill or an OSError at a chosen moment.
@@ -77,7 +81,7 @@ def atomic_write(path, write):
     ```
     """
     path = pathlib.Path(path)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
     if isinstance(write, (str, bytes)):
         data = write.encode() if isinstance(write, str) else write
         write = lambda target: pathlib.Path(target).write_bytes(data)  # noqa: E731

@@ -22,7 +22,13 @@ import shutil
 
 from keras_tna.formatting import csv_text
 from keras_tna.runs import layout, reading
-from keras_tna.runs.atomic import RunWriteError, atomic_write, fault_step, fsync_dir
+from keras_tna.runs.atomic import (
+    TMP_PREFIX,
+    RunWriteError,
+    atomic_write,
+    fault_step,
+    fsync_dir,
+)
 from keras_tna.runs.lock import RunLock
 
 
@@ -321,4 +327,4 @@ def _checkpoint_size(record):
 def _is_leftover(path):
     """A temporary file (`atomic_write`'s `.tmp-<pid>-<name>`) or a staging
     checkpoint unit that a killed writer left."""
-    return path.name.startswith((".tmp-", layout.STAGING_PREFIX))
+    return path.name.startswith((TMP_PREFIX, layout.STAGING_PREFIX))
