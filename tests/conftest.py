@@ -134,10 +134,10 @@ def tna_smoke_run(tmp_path_factory):
     """The shared smoke run (tests/_smoke.py), deterministic, trained once per
     session: `(config, results)`. Tests only read it; one that changes a run
     copies it or trains its own in `tmp_path`."""
-    from _smoke import smoke_config  # tests/_smoke.py imports keras_tna.training
-
-    config = smoke_config(tmp_path_factory.mktemp("tna_smoke_run"), deterministic=True)
+    # Here, not at the top: keras_tna loads after the backend and device set-up above.
+    from _smoke import smoke_config  # tests/_smoke.py
     from keras_tna import training
 
+    config = smoke_config(tmp_path_factory.mktemp("tna_smoke_run"), deterministic=True)
     return config, training.train(config)
 
